@@ -1,0 +1,50 @@
+// Names fixed by CONTRACTS §2, §5, §6, §7: shared by functions, infra, the local stack and tools.
+
+export const QUEUES = ['shard-creation', 'workspace-lifecycle', 'convergence'] as const;
+export type QueueName = (typeof QUEUES)[number];
+export const dlqName = (queue: QueueName) => `${queue}-dlq` as const;
+export const SCHEDULE_DLQ = 'reconcile-schedule-dlq';
+
+export const MAX_RECEIVE_COUNT = 5;
+export const DLQ_RETENTION_DAYS = 14;
+
+/** Poison message attributes (CONTRACTS §1). */
+export const POISON_ATTRIBUTES = { reason: 'failureReason', at: 'failedAt' } as const;
+
+export const ssmPrefix = (stage: string) => `/shard-control/${stage}`;
+
+/** SSM parameter names below the stage prefix, with their defaults (CONTRACTS §6). */
+export const PARAMETERS = {
+  citrusUrl: { name: 'citrus/url', secure: false },
+  citrusApiKey: { name: 'citrus/api-key', secure: true },
+  citrusTimeoutMs: { name: 'citrus/timeout-ms', secure: false, default: '5000' },
+  citrusRetryAttempts: { name: 'citrus/retry-attempts', secure: false, default: '3' },
+  nodeSigningKeys: { name: 'node-agent/signing-keys', secure: true },
+  nodeTimeoutMs: { name: 'node-agent/timeout-ms', secure: false, default: '3000' },
+  orphanGraceSeconds: { name: 'reconcile/orphan-grace-seconds', secure: false, default: '3600' },
+  fullVerifyEvery: { name: 'reconcile/full-verify-every', secure: false, default: '12' },
+  errorAfterFailures: { name: 'reconcile/error-after-failures', secure: false, default: '5' },
+  reconcileEnabled: { name: 'reconcile/enabled', secure: false, default: 'true' },
+} as const satisfies Record<string, { name: string; secure: boolean; default?: string }>;
+export type ParameterKey = keyof typeof PARAMETERS;
+
+export const tableName = (stage: string) => `shard-control-${stage}`;
+
+/** Environment variables the functions read (set by CDK, or by the local stack). */
+export const ENV = {
+  stage: 'STAGE',
+  tableName: 'TABLE_NAME',
+  sourceQueueUrl: 'SOURCE_QUEUE_URL',
+  dlqUrl: 'DLQ_URL',
+  convergenceQueueUrl: 'CONVERGENCE_QUEUE_URL',
+} as const;
+
+/** Local stack defaults (CONTRACTS §5). */
+export const LOCAL = {
+  region: 'us-east-1',
+  accountId: '000000000000',
+  stage: 'local',
+  ports: { sqs: 9324, dynamodb: 8000, ssm: 4583, citrus: 8080, firstNode: 9101 },
+  citrusApiKey: 'local-citrus-api-key',
+  nodeSigningKeys: '{"current":{"id":"local-1","secret":"local-dev-signing-secret"}}',
+} as const;

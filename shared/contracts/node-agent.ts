@@ -1,0 +1,35 @@
+import { z } from './zod.ts';
+
+export const RESOURCE_KINDS = ['schemas', 'stores'] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+/** At most this many ids per `:apply` request (CONTRACTS §4). */
+export const MAX_APPLY_IDS = 1000;
+
+export const SchemaRef = z.object({ businessId: z.string(), locationId: z.string() });
+export const SchemaSpec = z.extend(SchemaRef, { businessType: z.string() });
+
+export const HealthResponse = z.object({
+  nodeId: z.string(),
+  status: z.literal('ok'),
+  version: z.string(),
+});
+export const SchemaList = z.object({ schemas: z.array(SchemaSpec) });
+export const StoreList = z.object({ storeIds: z.array(z.string()) });
+export const ResultResponse = z.object({ result: z.string() });
+export const ApplyResponse = z.object({
+  results: z.array(z.object({ id: z.string(), result: z.string() })),
+});
+
+export type SchemaRef = z.infer<typeof SchemaRef>;
+export type SchemaSpec = z.infer<typeof SchemaSpec>;
+export type HealthResponse = z.infer<typeof HealthResponse>;
+export type ApplyResponse = z.infer<typeof ApplyResponse>;
+export interface SchemaApplyRequest {
+  ensure: SchemaSpec[];
+  remove: SchemaRef[];
+}
+export interface StoreApplyRequest {
+  ensure: string[];
+  remove: string[];
+}
