@@ -1,0 +1,116 @@
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { PARAMETERS, type ParameterKey, ssmPrefix } from '../contracts/names.ts';
+import { type SigningKeys, SigningKeys as SigningKeysSchema } from '../contracts/signing.ts';
+import { describeIssues } from '../contracts/zod.ts';
+import { TransientError } from '../domain/errors.ts';
+import { Secret } from '../domain/secret.ts';
+
+export interface Config {
+  citrus: { url: string; apiKey: Secret; timeoutMs: number; retryAttempts: number };
+  nodeAgent: { signingKeys: Secret<SigningKeys>; timeoutMs: number };
+  reconcile: {
+    orphanGraceSeconds: number;
+    fullVerifyEvery: number;
+    errorAfterFailures: number;
+    enabled: boolean;
+  };
+}
+
+/** Missing or malformed configuration: an operator problem, so records are retried, not poisoned. */
+export class ConfigError extends TransientError {
+  override readonly name = 'ConfigError';
+}
+
+export interface ConfigSourceOptions {
+  stage: string;
+  /** Cache lifetime; parameters are re-read after it (key rotation reaches warm functions). */
+  maxAgeSeconds?: number;
+  provider?: SSMProvider;
+}
+
+/**
+ * Reads every parameter of CONTRACTS §6 in one GetParameters call through Powertools
+ * Parameters, which caches them for `maxAgeSeconds`. SecureStrings are decrypted and wrapped
+ * in Secret at once so they cannot reach a log line.
+ */
+export function createConfigSource(options: ConfigSourceOptions) {
+  const provider = options.provider ?? new SSMProvider();
+  const prefix = ssmPrefix(options.stage);
+  const keys = Object.keys(PARAMETERS) as ParameterKey[];
+  const request = Object.fromEntries(
+    keys.map((key) => [`${prefix}/${PARAMETERS[key].name}`, { decrypt: PARAMETERS[key].secure }]),
+  );
+
+  // The same values give back the same object, so callers can cache clients by identity.
+  let last: { fingerprint: string; config: Config } | undefined;
+
+  return async function loadConfig(): Promise<Config> {
+    let values: Record<string, unknown>;
+    try {
+      values = await provider.getParametersByName<string>(request, {
+        maxAge: options.maxAgeSeconds ?? 300,
+        throwOnError: false,
+      });
+    } catch (error) {
+      throw new ConfigError(
+        `could not read SSM parameters under ${prefix}: ${(error as Error).name}`,
+      );
+    }
+    const fingerprint = JSON.stringify(values);
+    if (last?.fingerprint === fingerprint) return last.config;
+    const value = (key: ParameterKey): string => {
+      const found = values[`${prefix}/${PARAMETERS[key].name}`];
+      if (typeof found === 'string' && found.length > 0) return found;
+      const fallback = (PARAMETERS[key] as { default?: string }).default;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`SSM parameter ${prefix}/${PARAMETERS[key].name} is missing`);
+    };
+    const number = (key: ParameterKey): number => {
+      const parsed = Number(value(key));
+      if (!Number.isFinite(parsed) || parsed < 0) {
+        throw new ConfigError(
+          `SSM parameter ${prefix}/${PARAMETERS[key].name} is not a non-negative number`,
+        );
+      }
+      return parsed;
+    };
+    const config: Config = {
+      citrus: {
+        url: value('citrusUrl'),
+        apiKey: new Secret(value('citrusApiKey')),
+        timeoutMs: number('citrusTimeoutMs'),
+        retryAttempts: Math.max(1, number('citrusRetryAttempts')),
+      },
+      nodeAgent: {
+        signingKeys: new Secret(
+          parseSigningKeys(
+            value('nodeSigningKeys'),
+            `${prefix}/${PARAMETERS.nodeSigningKeys.name}`,
+          ),
+        ),
+        timeoutMs: number('nodeTimeoutMs'),
+      },
+      reconcile: {
+        orphanGraceSeconds: number('orphanGraceSeconds'),
+        fullVerifyEvery: Math.max(1, number('fullVerifyEvery')),
+        errorAfterFailures: Math.max(1, number('errorAfterFailures')),
+        enabled: value('reconcileEnabled').trim().toLowerCase() !== 'false',
+      },
+    };
+    last = { fingerprint, config };
+    return config;
+  };
+}
+
+function parseSigningKeys(raw: string, name: string): SigningKeys {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`SSM parameter ${name} is not valid JSON`);
+  }
+  const parsed = SigningKeysSchema.safeParse(json);
+  if (!parsed.success)
+    throw new ConfigError(`SSM parameter ${name} is malformed: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

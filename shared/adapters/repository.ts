@@ -1,0 +1,314 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  keys,
+  type LocationRecord,
+  type NodeRecord,
+  type NodeStatus,
+  nodeWork,
+  type ShardRecord,
+  truncate,
+} from '../domain/records.ts';
+
+type Key = { pk: string; sk: string };
+type Values = Record<string, unknown>;
+
+interface UpdateSpec {
+  set?: Values;
+  /** Attributes set only when absent (first write wins). */
+  setIfAbsent?: Values;
+  remove?: string[];
+  condition?: string;
+  values?: Values;
+}
+
+/**
+ * Builds an UpdateItem that also maintains `version`, `createdAt` and `updatedAt`. Attribute
+ * names are always aliased (`#a_status`) so reserved words never bite.
+ */
+function buildUpdate(spec: UpdateSpec, now: string) {
+  const names: Record<string, string> = {};
+  const values: Values = { ':v_one': 1, ':v_zero': 0, ':v_now': now, ...spec.values };
+  const alias = (attribute: string) => {
+    names[`#a_${attribute}`] = attribute;
+    return `#a_${attribute}`;
+  };
+  const sets = [
+    `${alias('version')} = if_not_exists(${alias('version')}, :v_zero) + :v_one`,
+    `${alias('updatedAt')} = :v_now`,
+    `${alias('createdAt')} = if_not_exists(${alias('createdAt')}, :v_now)`,
+  ];
+  for (const [attribute, value] of Object.entries(spec.set ?? {})) {
+    values[`:s_${attribute}`] = value;
+    sets.push(`${alias(attribute)} = :s_${attribute}`);
+  }
+  for (const [attribute, value] of Object.entries(spec.setIfAbsent ?? {})) {
+    values[`:i_${attribute}`] = value;
+    sets.push(`${alias(attribute)} = if_not_exists(${alias(attribute)}, :i_${attribute})`);
+  }
+  let expression = `SET ${sets.join(', ')}`;
+  if (spec.remove?.length) expression += ` REMOVE ${spec.remove.map(alias).join(', ')}`;
+  // Conditions refer to attributes as #name; register the ones they use.
+  for (const match of spec.condition?.matchAll(/#([A-Za-z]+)/g) ?? []) {
+    names[`#${match[1]}`] = match[1] as string;
+  }
+  return {
+    UpdateExpression: expression,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ConditionExpression: spec.condition,
+  };
+}
+
+const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
+
+export type ClaimResult =
+  | { outcome: 'claimed' }
+  | { outcome: 'assigned'; shardId: string; shardKey: string }
+  | { outcome: 'busy' };
+
+export interface ShardTopology {
+  shardId: string;
+  role: string;
+  nodes: Array<{ nodeId: string; endpoint: string }>;
+}
+
+/**
+ * The single-table repository (CONTRACTS §7). Single-item conditional writes only: no
+ * transactions. Every write is safe to repeat, so a redelivered message converges.
+ */
+export class Repository {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #clock: () => Date;
+
+  constructor(options: { tableName: string; client?: DynamoDBClient; clock?: () => Date }) {
+    this.#db = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.#table = options.tableName;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  get tableName() {
+    return this.#table;
+  }
+
+  #now() {
+    return this.#clock().toISOString();
+  }
+
+  async #get<T>(key: Key): Promise<T | undefined> {
+    const { Item } = await this.#db.send(
+      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+    );
+    return Item as T | undefined;
+  }
+
+  async #update(key: Key, spec: UpdateSpec): Promise<boolean> {
+    try {
+      await this.#db.send(
+        new UpdateCommand({ TableName: this.#table, Key: key, ...buildUpdate(spec, this.#now()) }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async #queryPartition<T>(pk: string, skPrefix: string): Promise<T[]> {
+    const items: T[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      items.push(...((page.Items ?? []) as T[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  getLocation(businessId: string, locationId: string) {
+    return this.#get<LocationRecord>(keys.location(businessId, locationId));
+  }
+
+  /**
+   * Claims a location for registration, so that two deliveries of the same location (same
+   * batch or concurrent invocations) call Citrus once. A claim expires after `leaseMs`, so a
+   * crashed holder does not block retries for long.
+   */
+  async claimLocation(
+    location: { businessId: string; locationId: string; businessType: string },
+    owner: string,
+    leaseMs: number,
+  ): Promise<ClaimResult> {
+    const key = keys.location(location.businessId, location.locationId);
+    const now = this.#clock();
+    const claimed = await this.#update(key, {
+      set: {
+        type: 'location',
+        businessId: location.businessId,
+        locationId: location.locationId,
+        businessType: location.businessType,
+        status: 'registering',
+        claimedBy: owner,
+        claimUntil: new Date(now.getTime() + leaseMs).toISOString(),
+      },
+      condition:
+        'attribute_not_exists(pk) OR (#status <> :active AND (attribute_not_exists(#claimUntil) OR #claimUntil < :at OR #claimedBy = :owner))',
+      values: { ':active': 'active', ':at': now.toISOString(), ':owner': owner },
+    });
+    if (claimed) return { outcome: 'claimed' };
+    const current = await this.getLocation(location.businessId, location.locationId);
+    if (current?.status === 'active' && current.shardId && current.shardKey) {
+      return { outcome: 'assigned', shardId: current.shardId, shardKey: current.shardKey };
+    }
+    return { outcome: 'busy' };
+  }
+
+  /** Records the assignment last: once it is there, a redelivery skips Citrus. */
+  async completeLocation(
+    location: { businessId: string; locationId: string },
+    assignment: { shardId: string; shardKey: string },
+  ): Promise<void> {
+    await this.#update(keys.location(location.businessId, location.locationId), {
+      set: { status: 'active', shardId: assignment.shardId, shardKey: assignment.shardKey },
+      remove: ['claimedBy', 'claimUntil', 'lastError'],
+    });
+  }
+
+  async failLocation(
+    location: { businessId: string; locationId: string },
+    reason: string,
+  ): Promise<void> {
+    await this.#update(keys.location(location.businessId, location.locationId), {
+      set: { status: 'failed', lastError: truncate(reason) },
+      remove: ['claimedBy', 'claimUntil'],
+      condition: 'attribute_not_exists(#status) OR #status <> :active',
+      values: { ':active': 'active' },
+    });
+  }
+
+  /** Releases a claim after a transient failure so the retry need not wait for the lease. */
+  async releaseLocation(
+    location: { businessId: string; locationId: string },
+    owner: string,
+  ): Promise<void> {
+    await this.#update(keys.location(location.businessId, location.locationId), {
+      remove: ['claimedBy', 'claimUntil'],
+      condition: '#claimedBy = :owner',
+      values: { ':owner': owner },
+    });
+  }
+
+  getShard(shardId: string) {
+    return this.#get<ShardRecord>(keys.shard(shardId));
+  }
+
+  /**
+   * Records a shard and its nodes as Citrus describes them. A shard seen for the first time
+   * is `active` with `active` nodes (nothing to catch up on); nodes new to a known shard
+   * start `joining` so that convergence brings them every existing resource.
+   */
+  async recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }> {
+    const now = this.#now();
+    let shardCreated = true;
+    try {
+      await this.#db.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...keys.shard(topology.shardId),
+            type: 'shard',
+            shardId: topology.shardId,
+            role: topology.role,
+            status: 'active',
+            version: 1,
+            createdAt: now,
+            updatedAt: now,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      shardCreated = false;
+    }
+    const status: NodeStatus = shardCreated ? 'active' : 'joining';
+    await Promise.all(
+      topology.nodes.map((node) =>
+        this.#update(keys.node(topology.shardId, node.nodeId), {
+          set: {
+            type: 'node',
+            shardId: topology.shardId,
+            nodeId: node.nodeId,
+            endpoint: node.endpoint,
+          },
+          setIfAbsent: {
+            status,
+            consecutiveFailures: 0,
+            ...(nodeWork(status)
+              ? { workPk: nodeWork(status), workSk: `${now}#${topology.shardId}#${node.nodeId}` }
+              : {}),
+          },
+        }),
+      ),
+    );
+    return { shardCreated };
+  }
+
+  listNodes(shardId: string) {
+    return this.#queryPartition<NodeRecord>(`SHARD#${shardId}`, keys.nodePrefix);
+  }
+
+  /** Desired state: the schema of a business location on its shard (idempotent). */
+  async putSchemaResource(
+    shardId: string,
+    schema: { businessId: string; locationId: string; businessType: string },
+  ) {
+    await this.#update(keys.schema(shardId, schema.businessId, schema.locationId), {
+      set: {
+        type: 'resource',
+        kind: 'schema',
+        shardId,
+        businessId: schema.businessId,
+        locationId: schema.locationId,
+        businessType: schema.businessType,
+        status: 'active',
+      },
+    });
+  }
+
+  /**
+   * An event-driven push to a node failed: the node needs a convergence pass. Nodes in
+   * `error` keep their backoff; decommissioned nodes stay out of it.
+   */
+  async markNodePendingSync(shardId: string, nodeId: string, reason: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#update(keys.node(shardId, nodeId), {
+      set: {
+        status: 'pending_sync',
+        lastError: truncate(reason, 1000),
+        lastAttemptAt: now,
+        workPk: nodeWork('pending_sync'),
+        workSk: `${now}#${shardId}#${nodeId}`,
+      },
+      condition: 'attribute_exists(pk) AND #status IN (:joining, :active, :pending)',
+      values: { ':joining': 'joining', ':active': 'active', ':pending': 'pending_sync' },
+    });
+  }
+}
