@@ -1,0 +1,58 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { QueueName } from '../shared/contracts/names.ts';
+import { PROJECT_ROOT } from './paths.ts';
+
+/** One SQS-consumed function. Adding a consumer = one entry here + `functions/<name>/handler.ts`. */
+export interface ConsumerDefinition {
+  readonly functionName: string;
+  readonly queue: QueueName;
+  readonly timeoutSeconds: number;
+  readonly memorySize?: number;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds?: number;
+  readonly maxConcurrency?: number;
+  /** Contract queues the function sends to (gets `<QUEUE>_QUEUE_URL` env + SendMessage). */
+  readonly sendsTo?: readonly QueueName[];
+}
+
+export const CONSUMERS: readonly ConsumerDefinition[] = [
+  // maxConcurrency 5 keeps the Citrus register/fetch rate bounded.
+  {
+    functionName: 'shard-creation',
+    queue: 'shard-creation',
+    timeoutSeconds: 60,
+    memorySize: 512,
+    batchSize: 10,
+    maxBatchingWindowSeconds: 1,
+    maxConcurrency: 5,
+    sendsTo: ['convergence'],
+  },
+  {
+    functionName: 'workspace-lifecycle',
+    queue: 'workspace-lifecycle',
+    timeoutSeconds: 60,
+    memorySize: 512,
+    batchSize: 10,
+    maxBatchingWindowSeconds: 1,
+    maxConcurrency: 10,
+    sendsTo: ['convergence'],
+  },
+  // One shard per invocation: a slow shard (many nodes) never delays the others in a batch.
+  {
+    functionName: 'converge-shard',
+    queue: 'convergence',
+    timeoutSeconds: 180,
+    memorySize: 512,
+    batchSize: 1,
+    maxConcurrency: 20,
+    sendsTo: ['convergence'],
+  },
+];
+
+export const handlerEntry = (functionName: string, root = PROJECT_ROOT) =>
+  join(root, 'functions', functionName, 'handler.ts');
+
+/** A consumer is deployed once its handler exists; its queue pair is deployed regardless. */
+export const hasHandler = (functionName: string, root = PROJECT_ROOT) =>
+  existsSync(handlerEntry(functionName, root));

@@ -1,0 +1,230 @@
+import {
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Tags,
+  Validations,
+} from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import {
+  DLQ_RETENTION_DAYS,
+  PARAMETERS,
+  QUEUES,
+  type QueueName,
+  SCHEDULE_DLQ,
+  ssmPrefix,
+  tableName,
+} from '../shared/contracts/names.ts';
+import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
+import { SqsConsumer, VISIBILITY_TIMEOUT_FACTOR } from './constructs/sqs-consumer.ts';
+import { CONSUMERS, type ConsumerDefinition, handlerEntry, hasHandler } from './functions.ts';
+import { assertStage, markResource, pascal, physicalName } from './naming.ts';
+
+/** Placeholder Citrus URL when context `citrusUrl` is not given: deploys, but fails fast at runtime. */
+export const DEFAULT_CITRUS_URL = 'https://citrus.invalid';
+/** Stages whose data is disposable: no deletion protection, resources destroyed with the stack. */
+export const EPHEMERAL_STAGES: readonly string[] = ['local', 'dev'];
+/** Sparse GSIs the sweep queries (CONTRACTS §7 records set these attributes only when work is due). */
+export const TABLE_INDEXES = {
+  work: { name: 'work', partitionKey: 'workPk', sortKey: 'workSk' },
+  byLocation: { name: 'byLocation', partitionKey: 'locationPk', sortKey: 'locationSk' },
+} as const;
+const DEFAULT_VISIBILITY_SECONDS = 30 * VISIBILITY_TIMEOUT_FACTOR;
+
+export interface ShardControlStackProps extends StackProps {
+  readonly stage: string;
+  /** Value of `/shard-control/{stage}/citrus/url`. @default DEFAULT_CITRUS_URL */
+  readonly citrusUrl?: string;
+  /** Subscribes this address to an alarm topic; no topic without it. */
+  readonly alarmEmail?: string;
+  /** @default CONSUMERS */
+  readonly consumers?: readonly ConsumerDefinition[];
+}
+
+export class ShardControlStack extends Stack {
+  readonly stage: string;
+  readonly table: dynamodb.Table;
+  readonly queues: Readonly<Record<QueueName, QueueWithDlq>>;
+  readonly scheduleDlq: sqs.Queue;
+  /** Keyed by short function name; only functions whose handler exists. */
+  readonly consumers: ReadonlyMap<string, SqsConsumer>;
+  readonly producerPolicy: iam.ManagedPolicy;
+  readonly alarmTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: ShardControlStackProps) {
+    super(scope, id, props);
+    assertStage(props.stage);
+    const stage = props.stage;
+    this.stage = stage;
+    const ephemeral = EPHEMERAL_STAGES.includes(stage);
+    const removalPolicy = ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const consumers = props.consumers ?? CONSUMERS;
+    Tags.of(this).add('project', 'shard-control');
+    Tags.of(this).add('stage', stage);
+
+    if (props.alarmEmail !== undefined) {
+      if (!/^[^@\s]+@[^@\s]+$/.test(props.alarmEmail)) {
+        throw new Error(`alarmEmail is not an e-mail address: '${props.alarmEmail}'`);
+      }
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+        topicName: physicalName(stage, 'alarms'),
+        enforceSSL: true,
+      });
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+      Validations.of(this.alarmTopic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed aws/sns key; alarm notifications carry only alarm names and states.',
+      });
+    }
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      tableName: tableName(stage),
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      deletionProtection: !ephemeral,
+      removalPolicy,
+    });
+    for (const index of Object.values(TABLE_INDEXES)) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        // Sparse and small: projecting everything saves the sweep a GetItem per hit.
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+    markResource(this.table, { kind: 'table', name: tableName(stage) });
+
+    const definitionFor = (queue: QueueName) => consumers.find((c) => c.queue === queue);
+    const queues = {} as Record<QueueName, QueueWithDlq>;
+    for (const queue of QUEUES) {
+      const definition = definitionFor(queue);
+      queues[queue] = new QueueWithDlq(this, pascal(queue), {
+        stage,
+        queueName: queue,
+        // Sized for the consumer now, so attaching its function later changes nothing here.
+        visibilityTimeout: Duration.seconds(
+          definition
+            ? definition.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR
+            : DEFAULT_VISIBILITY_SECONDS,
+        ),
+        alarmTopic: this.alarmTopic,
+      });
+    }
+    this.queues = queues;
+
+    this.scheduleDlq = new sqs.Queue(this, 'ReconcileScheduleDlq', {
+      queueName: physicalName(stage, SCHEDULE_DLQ),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(DLQ_RETENTION_DAYS),
+    });
+    markResource(this.scheduleDlq, { kind: 'dlq', name: SCHEDULE_DLQ });
+    Validations.of(this.scheduleDlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself a DLQ: the EventBridge Scheduler target dead-letter config points at it, which cdk-nag cannot see.',
+    });
+    dlqDepthAlarm(
+      this,
+      'ReconcileScheduleDlqDepthAlarm',
+      this.scheduleDlq,
+      physicalName(stage, SCHEDULE_DLQ),
+      this.alarmTopic,
+    );
+
+    const built = new Map<string, SqsConsumer>();
+    for (const definition of consumers) {
+      if (!hasHandler(definition.functionName)) continue;
+      const environment: Record<string, string> = {};
+      const sendsTo = definition.sendsTo ?? [];
+      for (const target of sendsTo) {
+        environment[`${target.toUpperCase().replace(/-/g, '_')}_QUEUE_URL`] =
+          queues[target].queue.queueUrl;
+      }
+      const consumer = new SqsConsumer(this, `${pascal(definition.functionName)}Consumer`, {
+        stage,
+        functionName: definition.functionName,
+        entry: handlerEntry(definition.functionName),
+        queue: queues[definition.queue],
+        table: this.table,
+        tableIndexNames: Object.values(TABLE_INDEXES).map((index) => index.name),
+        timeout: Duration.seconds(definition.timeoutSeconds),
+        memorySize: definition.memorySize,
+        batchSize: definition.batchSize,
+        maxBatchingWindow:
+          definition.maxBatchingWindowSeconds === undefined
+            ? undefined
+            : Duration.seconds(definition.maxBatchingWindowSeconds),
+        maxConcurrency: definition.maxConcurrency,
+        environment,
+        removalPolicy,
+        alarmTopic: this.alarmTopic,
+      });
+      for (const target of sendsTo) queues[target].queue.grantSendMessages(consumer.role);
+      built.set(definition.functionName, consumer);
+    }
+    this.consumers = built;
+
+    const parameterPrefix = ssmPrefix(stage);
+    for (const [key, parameter] of Object.entries(PARAMETERS)) {
+      // SecureStrings are created by the operator: CloudFormation cannot create them.
+      if (parameter.secure) continue;
+      const value =
+        key === 'citrusUrl'
+          ? (props.citrusUrl ?? DEFAULT_CITRUS_URL)
+          : 'default' in parameter
+            ? parameter.default
+            : undefined;
+      if (value === undefined) throw new Error(`parameter ${parameter.name} has no value`);
+      new ssm.StringParameter(this, `Parameter${pascal(parameter.name)}`, {
+        parameterName: `${parameterPrefix}/${parameter.name}`,
+        stringValue: value,
+        description: `shard-control ${stage}: ${parameter.name} (CONTRACTS §6)`,
+      });
+    }
+
+    this.producerPolicy = new iam.ManagedPolicy(this, 'ProducerPolicy', {
+      managedPolicyName: physicalName(stage, 'producer'),
+      description: `Send shard-control ${stage} messages (management server, operator tools).`,
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'SendToSourceQueues',
+          actions: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          resources: QUEUES.map((queue) => queues[queue].queue.queueArn),
+        }),
+      ],
+    });
+
+    for (const queue of QUEUES) {
+      const { queue: source, dlq } = queues[queue];
+      const name = pascal(queue);
+      new CfnOutput(this, `${name}QueueUrl`, { value: source.queueUrl });
+      new CfnOutput(this, `${name}QueueArn`, { value: source.queueArn });
+      new CfnOutput(this, `${name}DlqUrl`, { value: dlq.queueUrl });
+      new CfnOutput(this, `${name}DlqArn`, { value: dlq.queueArn });
+    }
+    new CfnOutput(this, 'ReconcileScheduleDlqUrl', { value: this.scheduleDlq.queueUrl });
+    new CfnOutput(this, 'ReconcileScheduleDlqArn', { value: this.scheduleDlq.queueArn });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'TableArn', { value: this.table.tableArn });
+    new CfnOutput(this, 'ProducerPolicyArn', { value: this.producerPolicy.managedPolicyArn });
+    for (const [name, consumer] of built) {
+      new CfnOutput(this, `${pascal(name)}FunctionName`, { value: consumer.function.functionName });
+    }
+    if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+  }
+}
