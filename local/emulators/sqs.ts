@@ -37,6 +37,7 @@ interface FxQueue {
   ): Array<{ ReceiptHandle: string }>;
   enqueue(msg: FxMessage): void;
   deleteMessage(receiptHandle: string): boolean;
+  changeVisibility(receiptHandle: string, timeoutSeconds: number): void;
   nextSequenceNumber(): string;
 }
 interface FxSqsStore {
@@ -330,8 +331,7 @@ class MoveTasks {
       const destination = this.destinationFor(task, msg);
       if (typeof destination === 'string') {
         // Leave the message where it is: make it visible again for a later attempt.
-        source.inflightMessages.delete(received.ReceiptHandle);
-        source.messages.unshift(msg);
+        source.changeVisibility(received.ReceiptHandle, 0);
         this.fail(task, destination);
         return;
       }

@@ -238,6 +238,55 @@ describe('DLQ redrive (message move tasks)', () => {
     expect(await count(url)).toBe(0);
   });
 
+  it('redrives a FIFO DLQ back to its FIFO source, keeping the message group', async () => {
+    const dlqUrl = await createQueue('fifo-src-dlq.fifo', { FifoQueue: 'true' });
+    const url = await createQueue('fifo-src.fifo', {
+      FifoQueue: 'true',
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: arnOf('fifo-src-dlq.fifo'),
+        maxReceiveCount: 1,
+      }),
+    });
+    await client.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: 'ordered',
+        MessageGroupId: 'shard-1',
+        MessageDeduplicationId: 'd1',
+      }),
+    );
+    await deadLetter(url, 2);
+    expect(await count(dlqUrl)).toBe(1);
+    await client.send(new StartMessageMoveTaskCommand({ SourceArn: arnOf('fifo-src-dlq.fifo') }));
+    await waitForTask(arnOf('fifo-src-dlq.fifo'), (r) => r.Status === 'COMPLETED');
+    const { Messages } = await client.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MessageSystemAttributeNames: ['MessageGroupId'] }),
+    );
+    expect(Messages?.[0]?.Body).toBe('ordered');
+    expect(Messages?.[0]?.Attributes?.MessageGroupId).toBe('shard-1');
+  });
+
+  it('sends messages put straight into a DLQ to its only source; fails when ambiguous', async () => {
+    const { url, dlqUrl } = await createPair('direct', 3);
+    await client.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'direct' }));
+    await client.send(new StartMessageMoveTaskCommand({ SourceArn: arnOf('direct-dlq') }));
+    await waitForTask(arnOf('direct-dlq'), (r) => r.Status === 'COMPLETED');
+    expect(await count(url)).toBe(1);
+
+    // A second queue dead-lettering into the same DLQ makes the origin unknowable.
+    await createQueue('direct-2', {
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: arnOf('direct-dlq'),
+        maxReceiveCount: 3,
+      }),
+    });
+    await client.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'orphan' }));
+    await client.send(new StartMessageMoveTaskCommand({ SourceArn: arnOf('direct-dlq') }));
+    const failed = await waitForTask(arnOf('direct-dlq'), (r) => r.Status === 'FAILED');
+    expect(failed.FailureReason).toMatch(/DestinationArn/);
+    expect(await count(dlqUrl)).toBe(1);
+  });
+
   it('refuses a second concurrent task, and cancels a running one', async () => {
     const { url } = await createPair('move-slow', 1);
     await client.send(
@@ -294,6 +343,27 @@ describe('DLQ redrive (message move tasks)', () => {
     await expect(
       client.send(new CancelMessageMoveTaskCommand({ TaskHandle: 'bm90LWEtdGFzaw==' })),
     ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('without shuffle', () => {
+  it('delivers a standard queue in send order, as fauxqs does', async () => {
+    const own = await startSqsEmulator({ shuffle: false });
+    const c = new SQSClient({
+      endpoint: own.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    const { QueueUrl } = await c.send(new CreateQueueCommand({ QueueName: 'ordered' }));
+    for (let i = 0; i < 5; i++) {
+      await c.send(new SendMessageCommand({ QueueUrl, MessageBody: String(i) }));
+    }
+    const { Messages } = await c.send(
+      new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(Messages?.map((m) => m.Body)).toEqual(['0', '1', '2', '3', '4']);
+    c.destroy();
+    await own.stop();
   });
 });
 
