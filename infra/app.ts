@@ -1,5 +1,6 @@
 import * as cdk from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { assertStage } from './naming.ts';
 import { ShardControlStack } from './stack.ts';
 
 export interface BuildAppOptions {
@@ -21,6 +22,7 @@ const optionalString = (app: cdk.App, key: string): string | undefined => {
  * in-process by tests and the local stack (`app.synth()` then read the template and assets).
  */
 export function buildApp(opts: BuildAppOptions): { app: cdk.App; stack: ShardControlStack } {
+  assertStage(opts.stage);
   const app = new cdk.App({
     outdir: opts.outdir,
     analyticsReporting: false,

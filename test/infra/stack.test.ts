@@ -1,0 +1,445 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/app.ts';
+import { CONSUMERS, hasHandler } from '../../infra/functions.ts';
+import { pascal, RESOURCE_METADATA_KEY } from '../../infra/naming.ts';
+import { DEFAULT_CITRUS_URL } from '../../infra/stack.ts';
+import {
+  DLQ_RETENTION_DAYS,
+  dlqName,
+  MAX_RECEIVE_COUNT,
+  PARAMETERS,
+  QUEUES,
+  SCHEDULE_DLQ,
+  ssmPrefix,
+  tableName,
+} from '../../shared/contracts/names.ts';
+
+// Synth (with bundling and cdk-nag) once for the whole file: it is the slow part.
+const outdir = mkdtempSync(join(tmpdir(), 'shard-control-infra-'));
+const { app, stack } = buildApp({ stage: 'dev', outdir });
+const assembly = app.synth();
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<
+  string,
+  { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
+>;
+const deployed = CONSUMERS.filter((c) => hasHandler(c.functionName));
+const skipBundling = { 'aws:cdk:bundling-stacks': [] };
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+const logicalIdOfQueue = (name: string) => `Queue${pascal(name)}`;
+
+describe('app', () => {
+  it('names the stack shard-control-<stage>', () => {
+    expect(stack.stackName).toBe('shard-control-dev');
+    expect(assembly.getStackByName('shard-control-dev').templateFile).toBe(
+      'shard-control-dev.template.json',
+    );
+  });
+
+  it('passes cdk-nag AwsSolutions with every finding acknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    expect(report.violations).toEqual([]);
+    const validation = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+    expect(validation.pluginReports).toEqual([]);
+  });
+
+  it('fails synth on an unacknowledged cdk-nag error', () => {
+    const probe = buildApp({
+      stage: 'nagprobe',
+      outdir: mkdtempSync(join(tmpdir(), 'sc-nag-')),
+      context: skipBundling,
+    });
+    new sqs.Queue(probe.stack, 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    expect(() => probe.app.synth()).toThrow(/AwsSolutions-SQS2/);
+  });
+
+  it('rejects an unsafe stage name', () => {
+    expect(() => buildApp({ stage: 'Prod_1', context: skipBundling })).toThrow(/stage must match/);
+  });
+});
+
+describe('queues', () => {
+  it('creates every contract queue and DLQ, even without a consumer function', () => {
+    for (const queue of QUEUES) {
+      expect(resources[logicalIdOfQueue(queue)]?.Properties.QueueName).toBe(
+        `shard-control-dev-${queue}`,
+      );
+      expect(resources[logicalIdOfQueue(dlqName(queue))]?.Properties.QueueName).toBe(
+        `shard-control-dev-${dlqName(queue)}`,
+      );
+    }
+    expect(resources[logicalIdOfQueue(SCHEDULE_DLQ)]?.Properties.QueueName).toBe(
+      `shard-control-dev-${SCHEDULE_DLQ}`,
+    );
+    template.resourceCountIs('AWS::SQS::Queue', QUEUES.length * 2 + 1);
+  });
+
+  it('encrypts every queue with SQS-managed SSE and denies non-TLS access', () => {
+    for (const queue of Object.values(template.findResources('AWS::SQS::Queue'))) {
+      expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    }
+    const policies = template.findResources('AWS::SQS::QueuePolicy');
+    expect(Object.keys(policies)).toHaveLength(QUEUES.length * 2 + 1);
+    for (const policy of Object.values(policies)) {
+      expect(policy.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      );
+    }
+  });
+
+  it('redrives after maxReceiveCount 5 to <queue>-dlq, kept 14 days', () => {
+    expect(MAX_RECEIVE_COUNT).toBe(5);
+    for (const queue of QUEUES) {
+      expect(resources[logicalIdOfQueue(queue)]?.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOfQueue(dlqName(queue)), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      });
+      expect(resources[logicalIdOfQueue(dlqName(queue))]?.Properties.MessageRetentionPeriod).toBe(
+        1_209_600,
+      );
+    }
+    expect(resources[logicalIdOfQueue(SCHEDULE_DLQ)]?.Properties.MessageRetentionPeriod).toBe(
+      DLQ_RETENTION_DAYS * 86_400,
+    );
+  });
+
+  it('sizes each visibility timeout at least 6x its consumer timeout, deployed or not', () => {
+    for (const consumer of CONSUMERS) {
+      const visibility = resources[logicalIdOfQueue(consumer.queue)]?.Properties.VisibilityTimeout;
+      expect(visibility).toBeGreaterThanOrEqual(consumer.timeoutSeconds * 6);
+    }
+  });
+
+  it('marks queues with shard-control metadata for the local stack', () => {
+    expect(resources.QueueShardCreation?.Metadata?.[RESOURCE_METADATA_KEY]).toEqual({
+      kind: 'queue',
+      name: 'shard-creation',
+      dlq: 'shard-creation-dlq',
+    });
+    expect(resources.QueueReconcileScheduleDlq?.Metadata?.[RESOURCE_METADATA_KEY]).toEqual({
+      kind: 'dlq',
+      name: SCHEDULE_DLQ,
+    });
+  });
+});
+
+describe('alarms', () => {
+  const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+  const alarmOn = (metric: string, queueLogicalId: string) =>
+    alarms.filter(
+      (a) =>
+        a.Properties.MetricName === metric &&
+        JSON.stringify(a.Properties.Dimensions).includes(`"${queueLogicalId}"`),
+    );
+
+  it('alarms on every DLQ depth above 0', () => {
+    for (const dlq of [...QUEUES.map(dlqName), SCHEDULE_DLQ]) {
+      const [alarm] = alarmOn('ApproximateNumberOfMessagesVisible', logicalIdOfQueue(dlq));
+      expect(alarm?.Properties).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmName: `shard-control-dev-${dlq}-depth`,
+      });
+    }
+  });
+
+  it('alarms on the age of the oldest message of every source queue', () => {
+    for (const queue of QUEUES) {
+      expect(alarmOn('ApproximateAgeOfOldestMessage', logicalIdOfQueue(queue))).toHaveLength(1);
+    }
+  });
+
+  it('alarms on errors of every deployed function', () => {
+    const errors = alarms.filter((a) => a.Properties.MetricName === 'Errors');
+    expect(errors).toHaveLength(deployed.length);
+  });
+
+  it('creates an alarm topic only with context alarmEmail', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    const withEmail = buildApp({
+      stage: 'prod',
+      context: {
+        ...skipBundling,
+        alarmEmail: 'ops@example.com',
+        citrusUrl: 'https://citrus.example.com',
+      },
+    });
+    const prod = Template.fromStack(withEmail.stack);
+    prod.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    const topicId = Object.keys(prod.findResources('AWS::SNS::Topic'))[0];
+    prod.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topicId }] });
+    prod.hasOutput('AlarmTopicArn', {});
+    // Non-dev stages keep their data.
+    prod.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+    prod.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/shard-control/prod/citrus/url',
+      Value: 'https://citrus.example.com',
+    });
+  });
+});
+
+describe('functions', () => {
+  it('deploys a consumer exactly for the functions whose handler exists', () => {
+    template.resourceCountIs('AWS::Lambda::Function', deployed.length);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', deployed.length);
+    expect(deployed.map((c) => c.functionName)).toContain('shard-creation');
+  });
+
+  for (const consumer of CONSUMERS.filter((c) => hasHandler(c.functionName))) {
+    const fnId = `Function${pascal(consumer.functionName)}`;
+
+    it(`${consumer.functionName}: nodejs22.x on arm64, active tracing, bundled ESM asset`, () => {
+      const fn = resources[fnId];
+      expect(fn?.Properties).toMatchObject({
+        FunctionName: `shard-control-dev-${consumer.functionName}`,
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Timeout: consumer.timeoutSeconds,
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
+      });
+      const assetPath = fn?.Metadata?.['aws:asset:path'];
+      expect(typeof assetPath).toBe('string');
+      const bundle = join(outdir, assetPath as string, 'index.mjs');
+      expect(existsSync(bundle)).toBe(true);
+      expect(existsSync(`${bundle}.map`)).toBe(true);
+      expect(readFileSync(bundle, 'utf8').startsWith('import { createRequire }')).toBe(true);
+      expect(fn?.Metadata?.[RESOURCE_METADATA_KEY]).toEqual({
+        kind: 'function',
+        name: consumer.functionName,
+        sourceQueue: consumer.queue,
+      });
+    });
+
+    it(`${consumer.functionName}: environment`, () => {
+      expect(resources[fnId]?.Properties.Environment).toEqual({
+        Variables: {
+          STAGE: 'dev',
+          TABLE_NAME: { Ref: 'Table' },
+          SOURCE_QUEUE_URL: { Ref: logicalIdOfQueue(consumer.queue) },
+          DLQ_URL: { Ref: logicalIdOfQueue(dlqName(consumer.queue)) },
+          POWERTOOLS_SERVICE_NAME: consumer.functionName,
+          POWERTOOLS_METRICS_NAMESPACE: 'ShardControl',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+          ...Object.fromEntries(
+            (consumer.sendsTo ?? []).map((q) => [
+              `${q.toUpperCase().replace(/-/g, '_')}_QUEUE_URL`,
+              { Ref: logicalIdOfQueue(q) },
+            ]),
+          ),
+        },
+      });
+    });
+
+    it(`${consumer.functionName}: event source mapping with partial batch responses`, () => {
+      expect(
+        resources[`EventSourceMapping${pascal(consumer.functionName)}`]?.Properties,
+      ).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': [logicalIdOfQueue(consumer.queue), 'Arn'] },
+        FunctionName: { Ref: fnId },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: consumer.batchSize,
+        ...(consumer.maxConcurrency
+          ? { ScalingConfig: { MaximumConcurrency: consumer.maxConcurrency } }
+          : {}),
+        ...(consumer.maxBatchingWindowSeconds
+          ? { MaximumBatchingWindowInSeconds: consumer.maxBatchingWindowSeconds }
+          : {}),
+      });
+    });
+  }
+
+  it('shard-creation protects Citrus with a small maximum concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: 'FunctionShardCreation' },
+      ScalingConfig: { MaximumConcurrency: 5 },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+    });
+  });
+
+  it('grants queue, DLQ, table, stage parameters and aws/ssm decrypt, nothing broader', () => {
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify(p.Properties.Roles).includes('ShardCreationConsumerRole'),
+    );
+    const statements = policy?.Properties.PolicyDocument.Statement as {
+      Action: string | string[];
+      Resource: unknown;
+      Condition?: unknown;
+    }[];
+    const on = (resource: unknown) =>
+      statements
+        .filter((s) => JSON.stringify(s.Resource).includes(JSON.stringify(resource)))
+        .flatMap((s) => s.Action);
+    expect(on({ 'Fn::GetAtt': ['QueueShardCreation', 'Arn'] })).toEqual(
+      expect.arrayContaining([
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:SendMessage',
+      ]),
+    );
+    expect(on({ 'Fn::GetAtt': ['QueueShardCreationDlq', 'Arn'] })).toContain('sqs:SendMessage');
+    expect(on({ 'Fn::GetAtt': ['Table', 'Arn'] })).toEqual(
+      expect.arrayContaining([
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+      ]),
+    );
+    const ssm = statements.find((s) =>
+      JSON.stringify(s.Resource).includes(':parameter/shard-control/dev/*'),
+    );
+    expect(ssm?.Action).toEqual([
+      'ssm:GetParameter',
+      'ssm:GetParameters',
+      'ssm:GetParametersByPath',
+    ]);
+    const kms = statements.find((s) => s.Action === 'kms:Decrypt');
+    expect(JSON.stringify(kms?.Condition)).toContain('kms:ViaService');
+    expect(JSON.stringify(kms?.Condition)).toContain('ssm.');
+    // No dynamodb/sqs/ssm wildcard resource anywhere (X-Ray is the only `*`).
+    for (const s of statements.filter((s) => s.Resource === '*')) {
+      expect(s.Action).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+    }
+  });
+});
+
+describe('table', () => {
+  it('has pk/sk, on-demand billing, PITR, TTL expiresAt and AWS-managed encryption', () => {
+    expect(resources.Table?.Properties).toMatchObject({
+      TableName: tableName('dev'),
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(resources.Table?.Metadata?.[RESOURCE_METADATA_KEY]).toEqual({
+      kind: 'table',
+      name: 'shard-control-dev',
+    });
+  });
+
+  it('has the sparse work and byLocation GSIs', () => {
+    const indexes = resources.Table?.Properties.GlobalSecondaryIndexes;
+    expect(indexes).toEqual([
+      {
+        IndexName: 'work',
+        KeySchema: [
+          { AttributeName: 'workPk', KeyType: 'HASH' },
+          { AttributeName: 'workSk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: 'byLocation',
+        KeySchema: [
+          { AttributeName: 'locationPk', KeyType: 'HASH' },
+          { AttributeName: 'locationSk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    expect(resources.Table?.Properties.AttributeDefinitions).toEqual(
+      expect.arrayContaining(
+        ['pk', 'sk', 'workPk', 'workSk', 'locationPk', 'locationSk'].map((name) => ({
+          AttributeName: name,
+          AttributeType: 'S',
+        })),
+      ),
+    );
+  });
+
+  it('is disposable in dev (no deletion protection, DESTROY)', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+  });
+
+  it('is the only table (no separate idempotency table)', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+});
+
+describe('parameters', () => {
+  it('creates every non-secure parameter with its default, and no SecureString', () => {
+    const params = Object.values(template.findResources('AWS::SSM::Parameter')).map(
+      (p) => p.Properties,
+    );
+    const expected = Object.values(PARAMETERS).filter((p) => !p.secure);
+    expect(params).toHaveLength(expected.length);
+    for (const parameter of expected) {
+      const value = 'default' in parameter ? parameter.default : DEFAULT_CITRUS_URL;
+      expect(params).toContainEqual(
+        expect.objectContaining({
+          Name: `${ssmPrefix('dev')}/${parameter.name}`,
+          Type: 'String',
+          Value: value,
+        }),
+      );
+    }
+    for (const parameter of Object.values(PARAMETERS).filter((p) => p.secure)) {
+      expect(params.map((p) => p.Name)).not.toContain(`${ssmPrefix('dev')}/${parameter.name}`);
+    }
+  });
+});
+
+describe('outputs and producer policy', () => {
+  it('outputs every queue URL/ARN, the table name and the producer policy ARN', () => {
+    for (const queue of QUEUES) {
+      const name = pascal(queue);
+      template.hasOutput(`${name}QueueUrl`, { Value: { Ref: logicalIdOfQueue(queue) } });
+      template.hasOutput(`${name}QueueArn`, {
+        Value: { 'Fn::GetAtt': [logicalIdOfQueue(queue), 'Arn'] },
+      });
+      template.hasOutput(`${name}DlqUrl`, { Value: { Ref: logicalIdOfQueue(dlqName(queue)) } });
+      template.hasOutput(`${name}DlqArn`, {});
+    }
+    template.hasOutput('ReconcileScheduleDlqUrl', { Value: { Ref: 'QueueReconcileScheduleDlq' } });
+    template.hasOutput('TableName', { Value: { Ref: 'Table' } });
+    template.hasOutput('ProducerPolicyArn', {});
+  });
+
+  it('lets producers send to the three source queues only', () => {
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      ManagedPolicyName: 'shard-control-dev-producer',
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+            Resource: QUEUES.map((queue) => ({ 'Fn::GetAtt': [logicalIdOfQueue(queue), 'Arn'] })),
+          },
+        ],
+      },
+    });
+  });
+});
