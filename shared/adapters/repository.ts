@@ -21,8 +21,6 @@ type Values = Record<string, unknown>;
 
 interface UpdateSpec {
   set?: Values;
-  /** Attributes set only when absent (first write wins). */
-  setIfAbsent?: Values;
   remove?: string[];
   condition?: string;
   values?: Values;
@@ -47,10 +45,6 @@ function buildUpdate(spec: UpdateSpec, now: string) {
   for (const [attribute, value] of Object.entries(spec.set ?? {})) {
     values[`:s_${attribute}`] = value;
     sets.push(`${alias(attribute)} = :s_${attribute}`);
-  }
-  for (const [attribute, value] of Object.entries(spec.setIfAbsent ?? {})) {
-    values[`:i_${attribute}`] = value;
-    sets.push(`${alias(attribute)} = if_not_exists(${alias(attribute)}, :i_${attribute})`);
   }
   let expression = `SET ${sets.join(', ')}`;
   if (spec.remove?.length) expression += ` REMOVE ${spec.remove.map(alias).join(', ')}`;
@@ -249,24 +243,28 @@ export class Repository {
       shardCreated = false;
     }
     const status: NodeStatus = shardCreated ? 'active' : 'joining';
+    const work = nodeWork(status);
     await Promise.all(
-      topology.nodes.map((node) =>
-        this.#update(keys.node(topology.shardId, node.nodeId), {
+      topology.nodes.map(async (node) => {
+        const key = keys.node(topology.shardId, node.nodeId);
+        const identity = {
+          type: 'node',
+          shardId: topology.shardId,
+          nodeId: node.nodeId,
+          endpoint: node.endpoint,
+        };
+        const created = await this.#update(key, {
           set: {
-            type: 'node',
-            shardId: topology.shardId,
-            nodeId: node.nodeId,
-            endpoint: node.endpoint,
-          },
-          setIfAbsent: {
+            ...identity,
             status,
             consecutiveFailures: 0,
-            ...(nodeWork(status)
-              ? { workPk: nodeWork(status), workSk: `${now}#${topology.shardId}#${node.nodeId}` }
-              : {}),
+            ...(work ? { workPk: work, workSk: `${now}#${topology.shardId}#${node.nodeId}` } : {}),
           },
-        }),
-      ),
+          condition: 'attribute_not_exists(pk)',
+        });
+        // A known node keeps its status; only its endpoint follows Citrus.
+        if (!created) await this.#update(key, { set: identity });
+      }),
     );
     return { shardCreated };
   }

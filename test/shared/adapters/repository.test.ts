@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
+import { Repository } from '../../../shared/adapters/repository.ts';
+import { createStateTable, localDynamoDb } from '../../support/table.ts';
+
+let emulator: DynamoDbEmulator;
+let client: ReturnType<typeof localDynamoDb>;
+let table = 0;
+let repo: Repository;
+let now = new Date('2026-11-22T10:00:00.000Z');
+const location = { businessId: 'biz-1', locationId: 'loc-1', businessType: 'restaurant' };
+const topology = {
+  shardId: 'shard-001',
+  role: 'database',
+  nodes: [
+    { nodeId: 'n1', endpoint: 'http://127.0.0.1:9101' },
+    { nodeId: 'n2', endpoint: 'http://127.0.0.1:9102' },
+  ],
+};
+
+beforeAll(async () => {
+  emulator = await startDynamoDbEmulator({ port: 0 });
+  client = localDynamoDb(emulator.url);
+});
+afterAll(() => emulator.stop());
+beforeEach(async () => {
+  const tableName = `state-${++table}`;
+  await createStateTable(client, tableName);
+  now = new Date('2026-11-22T10:00:00.000Z');
+  repo = new Repository({ tableName, client, clock: () => now });
+});
+
+describe('Repository on the local DynamoDB emulator', () => {
+  it('claims a location once; a second owner is busy until the claim expires', async () => {
+    await expect(repo.claimLocation(location, 'm1', 60_000)).resolves.toEqual({
+      outcome: 'claimed',
+    });
+    await expect(repo.claimLocation(location, 'm1', 60_000)).resolves.toEqual({
+      outcome: 'claimed',
+    });
+    await expect(repo.claimLocation(location, 'm2', 60_000)).resolves.toEqual({ outcome: 'busy' });
+    now = new Date(now.getTime() + 61_000);
+    await expect(repo.claimLocation(location, 'm2', 60_000)).resolves.toEqual({
+      outcome: 'claimed',
+    });
+  });
+
+  it('reports the assignment of a registered location, whoever asks', async () => {
+    await repo.claimLocation(location, 'm1', 60_000);
+    await repo.completeLocation(location, { shardId: 'shard-001', shardKey: 'key-1' });
+    await expect(repo.claimLocation(location, 'm2', 60_000)).resolves.toEqual({
+      outcome: 'assigned',
+      shardId: 'shard-001',
+      shardKey: 'key-1',
+    });
+    const record = await repo.getLocation('biz-1', 'loc-1');
+    expect(record).toMatchObject({
+      status: 'active',
+      shardId: 'shard-001',
+      businessType: 'restaurant',
+      version: 2,
+    });
+    expect(record?.claimedBy).toBeUndefined();
+    expect(record?.createdAt).toBe('2026-11-22T10:00:00.000Z');
+  });
+
+  it('releases a claim only for its owner', async () => {
+    await repo.claimLocation(location, 'm1', 60_000);
+    await repo.releaseLocation(location, 'm2');
+    await expect(repo.claimLocation(location, 'm2', 60_000)).resolves.toEqual({ outcome: 'busy' });
+    await repo.releaseLocation(location, 'm1');
+    await expect(repo.claimLocation(location, 'm2', 60_000)).resolves.toEqual({
+      outcome: 'claimed',
+    });
+  });
+
+  it('never marks an active location failed', async () => {
+    await repo.claimLocation(location, 'm1', 60_000);
+    await repo.completeLocation(location, { shardId: 'shard-001', shardKey: 'key-1' });
+    await repo.failLocation(location, 'late failure');
+    expect((await repo.getLocation('biz-1', 'loc-1'))?.status).toBe('active');
+  });
+
+  it('records a new shard with active nodes, and later nodes as joining', async () => {
+    await expect(repo.recordTopology(topology)).resolves.toEqual({ shardCreated: true });
+    await expect(repo.recordTopology(topology)).resolves.toEqual({ shardCreated: false });
+    await repo.recordTopology({
+      ...topology,
+      nodes: [...topology.nodes, { nodeId: 'n3', endpoint: 'http://127.0.0.1:9103' }],
+    });
+    const nodes = await repo.listNodes('shard-001');
+    expect(nodes.map((n) => [n.nodeId, n.status])).toEqual([
+      ['n1', 'active'],
+      ['n2', 'active'],
+      ['n3', 'joining'],
+    ]);
+    expect(nodes[2]).toMatchObject({ workPk: 'node#joining' });
+    expect(nodes[0]).not.toHaveProperty('workPk');
+    expect(await repo.getShard('shard-001')).toMatchObject({
+      role: 'database',
+      status: 'active',
+      version: 1,
+    });
+  });
+
+  it('marks a node pending_sync with a work entry, but never a decommissioned one', async () => {
+    await repo.recordTopology(topology);
+    await expect(repo.markNodePendingSync('shard-001', 'n1', 'connect ECONNREFUSED')).resolves.toBe(
+      true,
+    );
+    await expect(repo.markNodePendingSync('shard-001', 'missing', 'x')).resolves.toBe(false);
+    const [n1] = await repo.listNodes('shard-001');
+    expect(n1).toMatchObject({
+      status: 'pending_sync',
+      lastError: 'connect ECONNREFUSED',
+      lastAttemptAt: '2026-11-22T10:00:00.000Z',
+      workPk: 'node#pending_sync',
+      version: 2,
+    });
+  });
+
+  it('stores the desired schema idempotently', async () => {
+    await repo.putSchemaResource('shard-001', location);
+    await repo.putSchemaResource('shard-001', location);
+    const { Items } = await client.send(
+      new (await import('@aws-sdk/client-dynamodb')).ScanCommand({ TableName: repo.tableName }),
+    );
+    expect(Items).toHaveLength(1);
+    expect(Items?.[0]?.sk?.S).toBe('RES#schema#biz-1#loc-1');
+    expect(Items?.[0]?.status?.S).toBe('active');
+  });
+});
