@@ -52,13 +52,15 @@ describe('app', () => {
   });
 
   it('fails synth on an unacknowledged cdk-nag error', () => {
+    const probeDir = mkdtempSync(join(tmpdir(), 'sc-nag-'));
     const probe = buildApp({
       stage: 'nagprobe',
-      outdir: mkdtempSync(join(tmpdir(), 'sc-nag-')),
+      outdir: probeDir,
       context: skipBundling,
     });
     new sqs.Queue(probe.stack, 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => probe.app.synth()).toThrow(/AwsSolutions-SQS2/);
+    rmSync(probeDir, { recursive: true, force: true });
   });
 
   it('rejects an unsafe stage name', () => {
