@@ -1,4 +1,8 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  ReturnValue,
+} from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -6,14 +10,25 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type {
+  ClaimResult,
+  LocationRef,
+  ShardTopology,
+  StateStore,
+  WorkspaceEvent,
+  WorkspaceWrite,
+} from '../domain/ports.ts';
 import {
   keys,
   type LocationRecord,
   type NodeRecord,
   type NodeStatus,
   nodeWork,
+  type ResourceStatus,
   type ShardRecord,
   truncate,
+  WORK,
+  type WorkspaceRecord,
 } from '../domain/records.ts';
 
 type Key = { pk: string; sk: string };
@@ -62,22 +77,11 @@ function buildUpdate(spec: UpdateSpec, now: string) {
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
-export type ClaimResult =
-  | { outcome: 'claimed' }
-  | { outcome: 'assigned'; shardId: string; shardKey: string }
-  | { outcome: 'busy' };
-
-export interface ShardTopology {
-  shardId: string;
-  role: string;
-  nodes: Array<{ nodeId: string; endpoint: string }>;
-}
-
 /**
  * The single-table repository (CONTRACTS §7). Single-item conditional writes only: no
  * transactions. Every write is safe to repeat, so a redelivered message converges.
  */
-export class Repository {
+export class Repository implements StateStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #clock: () => Date;
@@ -106,13 +110,23 @@ export class Repository {
   }
 
   async #update(key: Key, spec: UpdateSpec): Promise<boolean> {
+    return (await this.#updateReturning(key, spec)) !== undefined;
+  }
+
+  /** The item as written, or undefined when the condition did not hold. */
+  async #updateReturning<T>(key: Key, spec: UpdateSpec): Promise<T | undefined> {
     try {
-      await this.#db.send(
-        new UpdateCommand({ TableName: this.#table, Key: key, ...buildUpdate(spec, this.#now()) }),
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: key,
+          ReturnValues: ReturnValue.ALL_NEW,
+          ...buildUpdate(spec, this.#now()),
+        }),
       );
-      return true;
+      return (Attributes ?? {}) as T;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (isConditionFailure(error)) return undefined;
       throw error;
     }
   }
@@ -307,6 +321,95 @@ export class Repository {
       },
       condition: 'attribute_exists(pk) AND #status IN (:joining, :active, :pending)',
       values: { ':joining': 'joining', ':active': 'active', ':pending': 'pending_sync' },
+    });
+  }
+
+  getWorkspace(workspaceId: string) {
+    return this.#get<WorkspaceRecord>(keys.workspace(workspaceId));
+  }
+
+  async recordWorkspaceEvent(
+    event: WorkspaceEvent,
+    shardId: string | undefined,
+    tombstoneTtlSeconds: number,
+  ): Promise<WorkspaceWrite> {
+    const key = keys.workspace(event.workspaceId);
+    const placement = ['locationPk', 'locationSk', 'workPk', 'workSk'];
+    const identity = {
+      type: 'workspace',
+      workspaceId: event.workspaceId,
+      userId: event.userId,
+      businessId: event.businessId,
+      locationId: event.locationId,
+      lastEventAt: event.occurredAt,
+      lastEventKey: event.eventKey,
+      ...(shardId ? { shardId } : {}),
+    };
+    let spec: UpdateSpec;
+    if (event.deleted) {
+      const expiresAt = Math.floor(this.#clock().getTime() / 1000) + tombstoneTtlSeconds;
+      spec = { set: { ...identity, status: 'deleted', expiresAt }, remove: placement };
+    } else if (shardId) {
+      spec = { set: { ...identity, status: 'active' }, remove: [...placement, 'expiresAt'] };
+    } else {
+      spec = {
+        set: {
+          ...identity,
+          status: 'pending_placement',
+          locationPk: keys.location(event.businessId, event.locationId).pk,
+          locationSk: key.pk,
+          workPk: WORK.workspacePendingPlacement,
+          workSk: `${event.occurredAt}#${event.workspaceId}`,
+        },
+        remove: ['expiresAt'],
+      };
+    }
+    // Equal keys re-apply (a redelivery of the newest event must still push); older ones lose.
+    spec.condition = 'attribute_not_exists(pk) OR #lastEventKey <= :eventKey';
+    spec.values = { ':eventKey': event.eventKey };
+    const record = await this.#updateReturning<WorkspaceRecord>(key, spec);
+    if (record) return { outcome: 'applied', record };
+    const current = await this.getWorkspace(event.workspaceId);
+    if (!current)
+      throw new Error(`workspace ${event.workspaceId} vanished during a conditional write`);
+    return { outcome: 'stale', record: current };
+  }
+
+  putStoreResource(shardId: string, workspaceId: string, status: ResourceStatus, eventKey: string) {
+    return this.#update(keys.store(shardId, workspaceId), {
+      set: { type: 'resource', kind: 'store', shardId, workspaceId, status, eventKey },
+      condition: 'attribute_not_exists(#eventKey) OR #eventKey <= :eventKey',
+      values: { ':eventKey': eventKey },
+    });
+  }
+
+  async listPendingWorkspaces(location: LocationRef): Promise<WorkspaceRecord[]> {
+    const items: WorkspaceRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: 'byLocation',
+          KeyConditionExpression: 'locationPk = :pk',
+          ExpressionAttributeValues: {
+            ':pk': keys.location(location.businessId, location.locationId).pk,
+          },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((page.Items ?? []) as WorkspaceRecord[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items.filter((w) => w.status === 'pending_placement');
+  }
+
+  placeWorkspace(workspaceId: string, shardId: string, eventKey: string) {
+    return this.#update(keys.workspace(workspaceId), {
+      set: { status: 'active', shardId },
+      remove: ['locationPk', 'locationSk', 'workPk', 'workSk'],
+      condition: '#status = :pending AND #lastEventKey = :eventKey',
+      values: { ':pending': 'pending_placement', ':eventKey': eventKey },
     });
   }
 }

@@ -107,3 +107,15 @@ export const PUSHABLE_NODE_STATUSES: readonly NodeStatus[] = [
 export function truncate(text: string, max = 4000): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+export interface WorkspaceRecord extends Versioned {
+  workspaceId: string;
+  userId: string;
+  businessId: string;
+  locationId: string;
+  shardId?: string;
+  status: WorkspaceStatus;
+  lastEventAt: string;
+  lastEventKey: string;
+  expiresAt?: number;
+}

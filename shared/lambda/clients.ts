@@ -1,13 +1,17 @@
-// Clients built from configuration, rebuilt only when the configuration object changes
-// (Powertools Parameters returns the cached object until maxAge passes).
+// Adapters built from configuration, rebuilt only when the configuration changes (the config
+// source returns the same object while the SSM values are unchanged).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CitrusClient } from '../adapters/citrus-client.ts';
 import { type Config, createConfigSource } from '../adapters/config.ts';
-import { NodeAgentClient } from '../adapters/node-agent-client.ts';
+import { fanOut, NodeAgentClient } from '../adapters/node-agent-client.ts';
 import { Repository } from '../adapters/repository.ts';
 import { ENV } from '../contracts/names.ts';
+import type { DomainPorts } from '../domain/ports.ts';
 import { logger, MetricUnit, metrics, tracer } from './observability.ts';
 import { requireEnv } from './sqs-consumer.ts';
+
+/** Nodes pushed to at once per operation; a shard has a handful, this bounds the odd big one. */
+const NODE_PARALLELISM = 8;
 
 const loadConfig = createConfigSource({
   stage: requireEnv(ENV.stage),
@@ -19,35 +23,36 @@ export const repository = new Repository({
   client: tracer.captureAWSv3Client(new DynamoDBClient({})),
 });
 
-export interface Clients {
-  config: Config;
-  citrus: CitrusClient;
-  nodeAgent: NodeAgentClient;
-}
+let cached: { config: Config; ports: DomainPorts } | undefined;
 
-let cached: Clients | undefined;
-
-export async function clients(): Promise<Clients> {
+export async function domainPorts(): Promise<DomainPorts> {
   const config = await loadConfig();
-  if (cached?.config === config) return cached;
+  if (cached?.config === config) return cached.ports;
+  const citrus = new CitrusClient({
+    baseUrl: config.citrus.url,
+    apiKey: config.citrus.apiKey,
+    timeoutMs: config.citrus.timeoutMs,
+    attempts: config.citrus.retryAttempts,
+    onCall: (operation, ms, ok) => {
+      metrics.addMetric('CitrusLatency', MetricUnit.Milliseconds, ms);
+      if (!ok) logger.warn('Citrus call failed', { operation, ms: Math.round(ms) });
+    },
+    onRetry: (operation, reason, attempt, delayMs) =>
+      logger.info('retrying Citrus call', { operation, reason, attempt, delayMs }),
+  });
+  const nodes = new NodeAgentClient({
+    signingKeys: config.nodeAgent.signingKeys,
+    timeoutMs: config.nodeAgent.timeoutMs,
+  });
   cached = {
     config,
-    citrus: new CitrusClient({
-      baseUrl: config.citrus.url,
-      apiKey: config.citrus.apiKey,
-      timeoutMs: config.citrus.timeoutMs,
-      attempts: config.citrus.retryAttempts,
-      onCall: (operation, ms, ok) => {
-        metrics.addMetric('CitrusLatency', MetricUnit.Milliseconds, ms);
-        if (!ok) logger.warn('Citrus call failed', { operation, ms: Math.round(ms) });
-      },
-      onRetry: (operation, reason, attempt, delayMs) =>
-        logger.info('retrying Citrus call', { operation, reason, attempt, delayMs }),
-    }),
-    nodeAgent: new NodeAgentClient({
-      signingKeys: config.nodeAgent.signingKeys,
-      timeoutMs: config.nodeAgent.timeoutMs,
-    }),
+    ports: {
+      state: repository,
+      citrus,
+      nodes,
+      fanOut: (targets, operation) =>
+        fanOut(targets, NODE_PARALLELISM, (node) => operation(node.endpoint)),
+    },
   };
-  return cached;
+  return cached.ports;
 }

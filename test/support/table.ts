@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { TABLE_INDEXES } from '../../infra/stack.ts';
 
 /** A DynamoDB client for the local emulator (any credentials work there). */
@@ -35,5 +35,10 @@ export async function createStateTable(client: DynamoDBClient, tableName: string
         Projection: { ProjectionType: 'ALL' },
       })),
     }),
+  );
+  // CREATING -> ACTIVE takes a tick even on the emulator, as it takes seconds on AWS.
+  await waitUntilTableExists(
+    { client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 },
+    { TableName: tableName },
   );
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PermanentError, TransientError } from '../../../shared/domain/errors.ts';
+import type { DomainPorts, StateStore } from '../../../shared/domain/ports.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
 import {
   createShardForLocation,
   RegistrationInProgressError,
-  type ShardCreationPorts,
 } from '../../../shared/domain/shard-creation.ts';
 
 const location = { businessId: 'biz-1', locationId: 'loc-1', businessType: 'restaurant' };
@@ -31,15 +31,11 @@ function node(nodeId: string, status: NodeRecord['status']): NodeRecord {
   };
 }
 
-function ports(
-  overrides: {
-    claim?: Awaited<ReturnType<ShardCreationPorts['repository']['claimLocation']>>;
-    nodes?: NodeRecord[];
-    failing?: string[];
-  } = {},
-) {
-  const repository = {
-    claimLocation: vi.fn(async () => overrides.claim ?? ({ outcome: 'claimed' } as const)),
+type Claim = Awaited<ReturnType<StateStore['claimLocation']>>;
+
+function ports(overrides: { claim?: Claim; nodes?: NodeRecord[]; failing?: string[] } = {}) {
+  const state = {
+    claimLocation: vi.fn(async (): Promise<Claim> => overrides.claim ?? { outcome: 'claimed' }),
     recordTopology: vi.fn(async () => ({ shardCreated: true })),
     putSchemaResource: vi.fn(async () => undefined),
     completeLocation: vi.fn(async () => undefined),
@@ -47,59 +43,71 @@ function ports(
     releaseLocation: vi.fn(async () => undefined),
     listNodes: vi.fn(async () => overrides.nodes ?? [node('n1', 'active'), node('n2', 'active')]),
     markNodePendingSync: vi.fn(async () => true),
+    listPendingWorkspaces: vi.fn(async () => []),
   };
   const citrus = {
     register: vi.fn(async () => ({ shardKey: 'key-1', shardId: 'shard-001' })),
     getShard: vi.fn(async () => shard),
   };
-  const pushSchema = vi.fn(async (nodes: NodeRecord[]) =>
-    nodes.map((n) =>
-      overrides.failing?.includes(n.nodeId)
-        ? { nodeId: n.nodeId, ok: false as const, error: 'ECONNREFUSED' }
-        : { nodeId: n.nodeId, ok: true as const },
-    ),
+  const nodes = {
+    putSchema: vi.fn(async () => 'created'),
+    putStore: vi.fn(),
+    deleteStore: vi.fn(),
+  };
+  const fanOut = vi.fn(
+    async (targets: NodeRecord[], operation: (endpoint: string) => Promise<unknown>) =>
+      Promise.all(
+        targets.map(async (n) => {
+          if (overrides.failing?.includes(n.nodeId))
+            return { nodeId: n.nodeId, ok: false as const, error: 'ECONNREFUSED' };
+          await operation(n.endpoint);
+          return { nodeId: n.nodeId, ok: true as const };
+        }),
+      ),
   );
-  return { repository, citrus, pushSchema };
+  const all = { state, citrus, nodes, fanOut };
+  return Object.assign(all, { ports: all as unknown as DomainPorts });
 }
 
 describe('createShardForLocation', () => {
   it('registers, records topology, schema and assignment in that order, then pushes', async () => {
     const p = ports();
-    const result = await createShardForLocation(location, 'msg-1', p);
+    const result = await createShardForLocation(location, 'msg-1', p.ports);
     expect(result).toEqual({
       shardId: 'shard-001',
       registered: true,
-      nodesInitialised: ['n1', 'n2'],
-      nodesPendingSync: [],
+      succeeded: ['n1', 'n2'],
+      pendingSync: [],
+      workspacesPlaced: 0,
     });
     expect(p.citrus.register).toHaveBeenCalledWith(location);
     expect(p.citrus.getShard).toHaveBeenCalledWith('key-1');
-    expect(p.repository.recordTopology).toHaveBeenCalledWith(shard);
-    const order = [
-      p.repository.recordTopology,
-      p.repository.putSchemaResource,
-      p.repository.completeLocation,
-    ].map((fn) => fn.mock.invocationCallOrder[0]);
+    expect(p.state.recordTopology).toHaveBeenCalledWith(shard);
+    const order = [p.state.recordTopology, p.state.putSchemaResource, p.state.completeLocation].map(
+      (fn) => fn.mock.invocationCallOrder[0],
+    );
     expect(order).toEqual([...order].sort((a, b) => (a ?? 0) - (b ?? 0)));
-    expect(p.repository.completeLocation).toHaveBeenCalledWith(location, {
+    expect(p.state.completeLocation).toHaveBeenCalledWith(location, {
       shardKey: 'key-1',
       shardId: 'shard-001',
     });
-    expect(p.pushSchema).toHaveBeenCalledWith(expect.any(Array), location);
+    expect(p.nodes.putSchema).toHaveBeenCalledTimes(2);
+    expect(p.nodes.putSchema).toHaveBeenCalledWith('http://n1', location);
+    expect(p.state.listPendingWorkspaces).toHaveBeenCalledWith(location);
   });
 
   it('does not call Citrus for a location that already has an assignment, but still pushes', async () => {
     const p = ports({ claim: { outcome: 'assigned', shardId: 'shard-001', shardKey: 'key-1' } });
-    const result = await createShardForLocation(location, 'msg-2', p);
+    const result = await createShardForLocation(location, 'msg-2', p.ports);
     expect(result.registered).toBe(false);
     expect(p.citrus.register).not.toHaveBeenCalled();
-    expect(p.repository.completeLocation).not.toHaveBeenCalled();
-    expect(p.pushSchema).toHaveBeenCalledOnce();
+    expect(p.state.completeLocation).not.toHaveBeenCalled();
+    expect(p.nodes.putSchema).toHaveBeenCalledTimes(2);
   });
 
   it('retries later while another delivery holds the claim', async () => {
     const p = ports({ claim: { outcome: 'busy' } });
-    await expect(createShardForLocation(location, 'msg-3', p)).rejects.toBeInstanceOf(
+    await expect(createShardForLocation(location, 'msg-3', p.ports)).rejects.toBeInstanceOf(
       RegistrationInProgressError,
     );
     expect(p.citrus.register).not.toHaveBeenCalled();
@@ -107,9 +115,9 @@ describe('createShardForLocation', () => {
 
   it('marks failing nodes pending_sync without failing', async () => {
     const p = ports({ failing: ['n2'] });
-    const result = await createShardForLocation(location, 'msg-4', p);
-    expect(result.nodesPendingSync).toEqual([{ nodeId: 'n2', error: 'ECONNREFUSED' }]);
-    expect(p.repository.markNodePendingSync).toHaveBeenCalledExactlyOnceWith(
+    const result = await createShardForLocation(location, 'msg-4', p.ports);
+    expect(result.pendingSync).toEqual([{ nodeId: 'n2', error: 'ECONNREFUSED' }]);
+    expect(p.state.markNodePendingSync).toHaveBeenCalledExactlyOnceWith(
       'shard-001',
       'n2',
       'schema push failed: ECONNREFUSED',
@@ -120,35 +128,35 @@ describe('createShardForLocation', () => {
     const p = ports({
       nodes: [node('n1', 'active'), node('n2', 'decommissioned'), node('n3', 'pending_sync')],
     });
-    const result = await createShardForLocation(location, 'msg-5', p);
-    expect(result.nodesInitialised).toEqual(['n1', 'n3']);
+    const result = await createShardForLocation(location, 'msg-5', p.ports);
+    expect(result.succeeded).toEqual(['n1', 'n3']);
   });
 
   it('marks the location failed on a permanent Citrus error', async () => {
     const p = ports();
     p.citrus.register.mockRejectedValueOnce(new PermanentError('Citrus register failed: 400'));
-    await expect(createShardForLocation(location, 'msg-6', p)).rejects.toBeInstanceOf(
+    await expect(createShardForLocation(location, 'msg-6', p.ports)).rejects.toBeInstanceOf(
       PermanentError,
     );
-    expect(p.repository.failLocation).toHaveBeenCalledWith(location, 'Citrus register failed: 400');
-    expect(p.repository.releaseLocation).not.toHaveBeenCalled();
+    expect(p.state.failLocation).toHaveBeenCalledWith(location, 'Citrus register failed: 400');
+    expect(p.state.releaseLocation).not.toHaveBeenCalled();
   });
 
   it('releases the claim on a transient error so the retry can take it', async () => {
     const p = ports();
     p.citrus.getShard.mockRejectedValueOnce(new TransientError('Citrus getShard failed: 503'));
-    await expect(createShardForLocation(location, 'msg-7', p)).rejects.toBeInstanceOf(
+    await expect(createShardForLocation(location, 'msg-7', p.ports)).rejects.toBeInstanceOf(
       TransientError,
     );
-    expect(p.repository.releaseLocation).toHaveBeenCalledWith(location, 'msg-7');
-    expect(p.repository.completeLocation).not.toHaveBeenCalled();
-    expect(p.pushSchema).not.toHaveBeenCalled();
+    expect(p.state.releaseLocation).toHaveBeenCalledWith(location, 'msg-7');
+    expect(p.state.completeLocation).not.toHaveBeenCalled();
+    expect(p.nodes.putSchema).not.toHaveBeenCalled();
   });
 
   it('refuses inconsistent Citrus answers', async () => {
     const p = ports();
     p.citrus.getShard.mockResolvedValueOnce({ ...shard, shardId: 'shard-999' });
-    await expect(createShardForLocation(location, 'msg-8', p)).rejects.toThrow(
+    await expect(createShardForLocation(location, 'msg-8', p.ports)).rejects.toThrow(
       /placed the location on shard-001/,
     );
   });

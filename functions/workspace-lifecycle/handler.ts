@@ -1,0 +1,43 @@
+import type { WorkspaceMessage } from '../../shared/contracts/messages.ts';
+import { applyWorkspaceEvent } from '../../shared/domain/workspace-lifecycle.ts';
+import { domainPorts } from '../../shared/lambda/clients.ts';
+import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
+import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
+
+export const handler = createSqsConsumer<WorkspaceMessage>({
+  accept: ['workspace.created', 'workspace.deleted'],
+  keyOf: ({ data }) => data.workspaceId,
+  async process(message, record) {
+    const result = await applyWorkspaceEvent(message, await domainPorts());
+    const context = {
+      messageId: record.messageId,
+      type: message.type,
+      workspaceId: message.data.workspaceId,
+      occurredAt: message.occurredAt,
+      outcome: result.outcome,
+    };
+    if (result.outcome === 'stale') {
+      metrics.addMetric('StaleEventsIgnored', MetricUnit.Count, 1);
+      logger.info('older than the recorded event; ignored', {
+        ...context,
+        lastEventAt: result.current.lastEventAt,
+      });
+      return;
+    }
+    if ('pendingSync' in result && result.pendingSync.length > 0) {
+      metrics.addMetric('NodePushFailures', MetricUnit.Count, result.pendingSync.length);
+    }
+    if (result.outcome === 'pending_placement')
+      metrics.addMetric('WorkspacesPendingPlacement', MetricUnit.Count, 1);
+    logger.info('workspace event processed', {
+      ...context,
+      ...('shardId' in result
+        ? {
+            shardId: result.shardId,
+            nodes: result.succeeded.length,
+            nodesPendingSync: result.pendingSync,
+          }
+        : {}),
+    });
+  },
+});

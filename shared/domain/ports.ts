@@ -1,0 +1,95 @@
+// What the domain needs from the outside world. Adapters implement these; tests fake them.
+import type { SchemaSpec } from '../contracts/node-agent.ts';
+import type { LocationRecord, NodeRecord, ResourceStatus, WorkspaceRecord } from './records.ts';
+
+export type ClaimResult =
+  | { outcome: 'claimed' }
+  | { outcome: 'assigned'; shardId: string; shardKey: string }
+  | { outcome: 'busy' };
+
+export interface ShardTopology {
+  shardId: string;
+  role: string;
+  nodes: Array<{ nodeId: string; endpoint: string }>;
+}
+
+export interface LocationRef {
+  businessId: string;
+  locationId: string;
+}
+
+export interface WorkspaceEvent {
+  workspaceId: string;
+  userId: string;
+  businessId: string;
+  locationId: string;
+  deleted: boolean;
+  occurredAt: string;
+  /** Total order of events per workspace: occurredAt, then delete after create. */
+  eventKey: string;
+}
+
+export type WorkspaceWrite =
+  | { outcome: 'applied'; record: WorkspaceRecord }
+  | { outcome: 'stale'; record: WorkspaceRecord };
+
+export interface StateStore {
+  getLocation(businessId: string, locationId: string): Promise<LocationRecord | undefined>;
+  claimLocation(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
+  completeLocation(
+    location: LocationRef,
+    assignment: { shardId: string; shardKey: string },
+  ): Promise<void>;
+  failLocation(location: LocationRef, reason: string): Promise<void>;
+  releaseLocation(location: LocationRef, owner: string): Promise<void>;
+  recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
+  putSchemaResource(shardId: string, schema: SchemaSpec): Promise<void>;
+  listNodes(shardId: string): Promise<NodeRecord[]>;
+  markNodePendingSync(shardId: string, nodeId: string, reason: string): Promise<boolean>;
+
+  getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined>;
+  /** Applies the event unless a newer one is already recorded (conditional write). */
+  recordWorkspaceEvent(
+    event: WorkspaceEvent,
+    shardId: string | undefined,
+    tombstoneTtlSeconds: number,
+  ): Promise<WorkspaceWrite>;
+  /** Desired store on a shard; ignored when a newer event already wrote it. */
+  putStoreResource(
+    shardId: string,
+    workspaceId: string,
+    status: ResourceStatus,
+    eventKey: string,
+  ): Promise<boolean>;
+  listPendingWorkspaces(location: LocationRef): Promise<WorkspaceRecord[]>;
+  /** Moves a pending workspace onto its shard, unless a newer event changed it meanwhile. */
+  placeWorkspace(workspaceId: string, shardId: string, eventKey: string): Promise<boolean>;
+}
+
+export interface CitrusPort {
+  register(location: SchemaSpec): Promise<{ shardKey: string; shardId: string }>;
+  getShard(shardKey: string): Promise<ShardTopology>;
+}
+
+export type NodeOutcome =
+  | { nodeId: string; ok: true }
+  | { nodeId: string; ok: false; error: string };
+
+/** Runs one node operation on every given node (bounded parallel); never throws. */
+export type NodeFanOut = (
+  nodes: NodeRecord[],
+  operation: (endpoint: string) => Promise<unknown>,
+) => Promise<NodeOutcome[]>;
+
+export interface NodeOperations {
+  putSchema(endpoint: string, schema: SchemaSpec): Promise<unknown>;
+  putStore(endpoint: string, storeId: string): Promise<unknown>;
+  deleteStore(endpoint: string, storeId: string): Promise<unknown>;
+}
+
+export interface DomainPorts {
+  state: StateStore;
+  citrus: CitrusPort;
+  nodes: NodeOperations;
+  fanOut: NodeFanOut;
+}

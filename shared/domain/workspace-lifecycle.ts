@@ -1,0 +1,125 @@
+import type { WorkspaceMessage } from '../contracts/messages.ts';
+import { type PushResult, pushToShard } from './node-push.ts';
+import type { DomainPorts, LocationRef, WorkspaceEvent } from './ports.ts';
+import type { WorkspaceRecord } from './records.ts';
+
+/** How long a deleted workspace's tombstone outlives it: longer than any redelivery or replay. */
+export const TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600;
+
+/** Re-reads after a push to catch a newer event that raced this one; bounded. */
+const MAX_RACE_CHECKS = 3;
+
+/**
+ * Events of one workspace in a total order: by occurredAt (normalised, so different ISO
+ * precisions compare right), and a delete after a create at the same instant.
+ */
+export function eventKeyOf(occurredAt: string, deleted: boolean): string {
+  return `${new Date(occurredAt).toISOString()}#${deleted ? 1 : 0}`;
+}
+
+export type WorkspaceOutcome =
+  | { outcome: 'stale'; current: WorkspaceRecord }
+  | { outcome: 'pending_placement' }
+  | { outcome: 'deleted_unplaced' }
+  | ({ outcome: 'monitored' | 'unmonitored'; shardId: string } & PushResult);
+
+/**
+ * Flow 2: record the event unless a newer one is already recorded (so a late `created` can
+ * never resurrect a deleted workspace), then ensure or remove the store on every node of the
+ * shard of the workspace's business location.
+ */
+export async function applyWorkspaceEvent(
+  message: WorkspaceMessage,
+  ports: DomainPorts,
+): Promise<WorkspaceOutcome> {
+  const deleted = message.type === 'workspace.deleted';
+  const event: WorkspaceEvent = {
+    ...message.data,
+    deleted,
+    occurredAt: new Date(message.occurredAt).toISOString(),
+    eventKey: eventKeyOf(message.occurredAt, deleted),
+  };
+  // The store lives on the shard of the business location, whichever event this is.
+  const location = await ports.state.getLocation(event.businessId, event.locationId);
+  const shardId = location?.status === 'active' ? location.shardId : undefined;
+  const written = await ports.state.recordWorkspaceEvent(event, shardId, TOMBSTONE_TTL_SECONDS);
+  if (written.outcome === 'stale') return { outcome: 'stale', current: written.record };
+  if (shardId) return converge(written.record, shardId, ports);
+  if (deleted) return { outcome: 'deleted_unplaced' };
+  // The location may have been registered between our read and our write; its shard.create
+  // may then have looked for pending workspaces before ours was written. Look once more.
+  const now = await ports.state.getLocation(event.businessId, event.locationId);
+  if (now?.status === 'active' && now.shardId) {
+    if (await ports.state.placeWorkspace(event.workspaceId, now.shardId, event.eventKey)) {
+      return converge(
+        { ...written.record, status: 'active', shardId: now.shardId },
+        now.shardId,
+        ports,
+      );
+    }
+  }
+  return { outcome: 'pending_placement' };
+}
+
+/** Places every workspace that waited for this location (query by location, no scan). */
+export async function placePendingWorkspaces(
+  location: LocationRef,
+  shardId: string,
+  ports: DomainPorts,
+): Promise<number> {
+  let placed = 0;
+  for (const workspace of await ports.state.listPendingWorkspaces(location)) {
+    if (await ports.state.placeWorkspace(workspace.workspaceId, shardId, workspace.lastEventKey)) {
+      await converge({ ...workspace, status: 'active', shardId }, shardId, ports);
+      placed++;
+    }
+  }
+  return placed;
+}
+
+/**
+ * Writes the desired store for the workspace's newest state and pushes it. After pushing it
+ * re-reads the record: if a newer event landed meanwhile, its state is pushed too, so the
+ * last push any node sees is the newest state.
+ */
+async function converge(record: WorkspaceRecord, shardId: string, ports: DomainPorts) {
+  let current = record;
+  let result: PushResult = { succeeded: [], pendingSync: [] };
+  for (let check = 0; check < MAX_RACE_CHECKS; check++) {
+    const remove = current.status === 'deleted';
+    await ports.state.putStoreResource(
+      shardId,
+      current.workspaceId,
+      remove ? 'deleted' : 'active',
+      current.lastEventKey,
+    );
+    const storeId = current.workspaceId;
+    result = await pushToShard(
+      shardId,
+      remove ? 'store removal' : 'store push',
+      (endpoint) =>
+        remove
+          ? ports.nodes.deleteStore(endpoint, storeId)
+          : ports.nodes.putStore(endpoint, storeId),
+      ports,
+    );
+    const latest = await ports.state.getWorkspace(current.workspaceId);
+    if (
+      !latest ||
+      latest.lastEventKey === current.lastEventKey ||
+      latest.status === 'pending_placement'
+    ) {
+      return {
+        outcome: remove ? ('unmonitored' as const) : ('monitored' as const),
+        shardId,
+        ...result,
+      };
+    }
+    current = latest;
+  }
+  return {
+    outcome: current.status === 'deleted' ? ('unmonitored' as const) : ('monitored' as const),
+    shardId,
+    ...result,
+  };
+}
