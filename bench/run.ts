@@ -1,0 +1,96 @@
+// `npm run bench` runs every benchmark in sequence; `npm run bench -- bundles [other...]` only
+// those. Each result goes to bench/results/<name>.json, and all of them into summary.json.
+// Add a benchmark: a module under bench/ exporting a `Benchmark`, plus one line in BENCHMARKS.
+// `--strict` exits 1 when a benchmark misses its targets (by default they are only reported).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Benchmark } from './benchmark.ts';
+import { bundles } from './bundles.ts';
+
+export const BENCHMARKS: readonly Benchmark[] = [bundles as Benchmark];
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+interface SummaryEntry {
+  finishedAt: string;
+  durationMs: number;
+  passed?: boolean;
+  error?: string;
+  result?: string;
+}
+
+function readSummary(path: string): Record<string, SummaryEntry> {
+  if (!existsSync(path)) return {};
+  try {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as {
+      benchmarks?: Record<string, SummaryEntry>;
+    };
+    return old.benchmarks ?? {};
+  } catch {
+    return {};
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const strict = argv.includes('--strict');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    console.error(
+      `unknown benchmark(s): ${unknown.join(', ')}; available: ${BENCHMARKS.map((b) => b.name).join(', ')}`,
+    );
+    return 2;
+  }
+  const selected = names.length > 0 ? BENCHMARKS.filter((b) => names.includes(b.name)) : BENCHMARKS;
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const summaryPath = join(RESULTS_DIR, 'summary.json');
+  // A partial run keeps the other benchmarks' last entries.
+  const entries = readSummary(summaryPath);
+  let exitCode = 0;
+
+  for (const benchmark of selected) {
+    console.log(`\n== ${benchmark.name}: ${benchmark.description}`);
+    const started = performance.now();
+    try {
+      const result = await benchmark.run();
+      const durationMs = Math.round(performance.now() - started);
+      const file = join(RESULTS_DIR, `${benchmark.name}.json`);
+      writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+      const passed = benchmark.passed?.(result);
+      console.log(benchmark.format ? benchmark.format(result) : JSON.stringify(result, null, 2));
+      console.log(
+        `-- ${benchmark.name}: ${passed === undefined ? 'done' : passed ? 'PASS' : 'FAIL'} in ${durationMs} ms -> bench/results/${benchmark.name}.json`,
+      );
+      entries[benchmark.name] = {
+        finishedAt: new Date().toISOString(),
+        durationMs,
+        ...(passed === undefined ? {} : { passed }),
+        result: `${benchmark.name}.json`,
+      };
+      if (strict && passed === false) exitCode = 1;
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      console.error(`-- ${benchmark.name}: ERROR ${message}`);
+      entries[benchmark.name] = {
+        finishedAt: new Date().toISOString(),
+        durationMs: Math.round(performance.now() - started),
+        error: message,
+      };
+      exitCode = 1;
+    }
+  }
+
+  const summary = {
+    updatedAt: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpus().length,
+    benchmarks: entries,
+  };
+  writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
+  return exitCode;
+}
+
+process.exitCode = await main(process.argv.slice(2));
