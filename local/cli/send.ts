@@ -5,6 +5,9 @@ import { QUEUE_OF_TYPE } from '../../shared/contracts/messages.ts';
 import { LOCAL } from '../../shared/contracts/names.ts';
 import { loadEvents } from './events.ts';
 
+// Local tooling on Node 20 by design: the SDK's Node 22 notice is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv.includes('--help')) {
     console.error('usage: npm run send -- <event.json|dir> [...]   (env SQS_ENDPOINT, SQS_PORT)');

@@ -10,6 +10,9 @@ import type { ShardCreateMessage } from '../../shared/contracts/messages.ts';
 import { type LocalStack, PORT_ENV, startLocalStack } from '../stack.ts';
 import { loadEvents, SCENARIO_DIR } from './events.ts';
 
+// Local tooling on Node 20 by design: the SDK's Node 22 notice is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 const once = flag('once');

@@ -120,7 +120,7 @@ describe('SQS event source mapping against the SQS emulator', () => {
     await sqsEmu?.stop();
   });
 
-  async function setup(name: string, timeoutSeconds = 5) {
+  async function setup(name: string, timeoutSeconds = 5, batchSize = 10) {
     const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
     const q = await sqs.send(
       new CreateQueueCommand({
@@ -150,12 +150,13 @@ describe('SQS event source mapping against the SQS emulator', () => {
     );
     pools.push(pool);
     const events: SQSEvent[] = [];
+    const concurrency = { now: 0, max: 0 };
     const spec: MappingSpec = {
       functionName: name,
       queueName: name,
       queueUrl: q.QueueUrl!,
       queueArn: `arn:aws:sqs:us-east-1:000000000000:${name}`,
-      batchSize: 10,
+      batchSize,
       maxBatchingWindowSeconds: 0,
       maxConcurrency: 2,
       reportBatchItemFailures: true,
@@ -164,9 +165,14 @@ describe('SQS event source mapping against the SQS emulator', () => {
       sqs,
       region: 'us-east-1',
       waitTimeSeconds: 1,
-      invoke: (e) => {
+      invoke: async (e) => {
         events.push(e);
-        return pool.invoke(e);
+        concurrency.max = Math.max(concurrency.max, ++concurrency.now);
+        try {
+          return await pool.invoke(e);
+        } finally {
+          concurrency.now--;
+        }
       },
     });
     pollers.push(poller);
@@ -186,7 +192,7 @@ describe('SQS event source mapping against the SQS emulator', () => {
         Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible)
       );
     };
-    return { pool, poller, send, deliveries, depth, dlqUrl: dlq.QueueUrl! };
+    return { pool, poller, send, deliveries, depth, concurrency, dlqUrl: dlq.QueueUrl! };
   }
 
   it('partial batch failure: only the failed record is redelivered', async () => {
@@ -246,5 +252,16 @@ describe('SQS event source mapping against the SQS emulator', () => {
     expect(await t.depth()).toBe(0);
     await t.poller.stop();
     expect(t.poller.inFlight).toBe(0);
+  });
+
+  it('respects batch size and MaximumConcurrency', async () => {
+    const t = await setup('concurrency', 5, 1);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => t.send(`sleep:400 ${i}`)));
+    t.poller.start();
+    await expect.poll(() => t.poller.stats.deleted, { timeout: 10_000, interval: 100 }).toBe(6);
+    expect(t.poller.stats.batches).toBe(6);
+    expect(t.concurrency.max).toBe(2);
+    expect(t.pool.workers).toBeLessThanOrEqual(2);
+    await t.poller.stop();
   });
 });
