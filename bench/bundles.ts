@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { buildApp } from '../infra/app.ts';
-import { ESM_REQUIRE_BANNER } from '../infra/constructs/sqs-consumer.ts';
+import { LAMBDA_BUNDLE } from '../infra/bundling.ts';
 import { PROJECT_ROOT } from '../infra/paths.ts';
 import { type Benchmark, median, round, table } from './benchmark.ts';
 
@@ -155,8 +155,7 @@ export function packageOf(input: string): string {
 }
 
 /**
- * Rebuilds one handler with the options `infra/constructs/sqs-consumer.ts` gives NodejsFunction
- * (ESM, node20, module/main fields, minify, source map, require banner, SDK bundled) and a
+ * Rebuilds one handler with the options NodejsFunction gets (`infra/bundling.ts`) and a
  * metafile, to see which inputs the bytes come from.
  */
 async function analyse(name: string): Promise<FunctionResult['analysis']> {
@@ -170,12 +169,13 @@ async function analyse(name: string): Promise<FunctionResult['analysis']> {
       outfile: join(outdir, 'index.mjs'),
       bundle: true,
       platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      mainFields: ['module', 'main'],
-      minify: true,
-      sourcemap: true,
-      banner: { js: ESM_REQUIRE_BANNER },
+      format: LAMBDA_BUNDLE.format,
+      target: LAMBDA_BUNDLE.target,
+      mainFields: [...LAMBDA_BUNDLE.mainFields],
+      minify: LAMBDA_BUNDLE.minify,
+      sourcemap: LAMBDA_BUNDLE.sourcemap,
+      banner: { js: LAMBDA_BUNDLE.banner },
+      alias: LAMBDA_BUNDLE.alias,
       metafile: true,
       write: false,
       logLevel: 'silent',

@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV, type QueueName, ssmPrefix } from '../../shared/contracts/names.ts';
+import { LAMBDA_BUNDLE } from '../bundling.ts';
 import { markResource, physicalName } from '../naming.ts';
 import { PROJECT_ROOT } from '../paths.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
@@ -18,9 +19,6 @@ import { QueueWithDlq } from './queue-with-dlq.ts';
 /** AWS guidance for SQS event sources: visibility timeout >= 6x the function timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 export const POWERTOOLS_METRICS_NAMESPACE = 'ShardControl';
-/** ESM bundles have no `require`; some CommonJS dependencies still call it. */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 export interface SqsConsumerProps {
   readonly stage: string;
@@ -173,11 +171,14 @@ export class SqsConsumer extends Construct {
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       bundling: {
         format: nodejs.OutputFormat.ESM,
-        target: 'node20', // the same bundle runs in the local stack on Node 20
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        banner: ESM_REQUIRE_BANNER,
+        target: LAMBDA_BUNDLE.target,
+        mainFields: [...LAMBDA_BUNDLE.mainFields],
+        minify: LAMBDA_BUNDLE.minify,
+        sourceMap: LAMBDA_BUNDLE.sourcemap,
+        banner: LAMBDA_BUNDLE.banner,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_BUNDLE.alias).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         // Bundled SDK loads faster than the runtime's copy and lets the bundle run locally.
         bundleAwsSDK: true,
         forceDockerBundling: false,

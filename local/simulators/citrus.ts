@@ -3,8 +3,9 @@
 // change the topology at run time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as z from 'zod/mini';
 import { BusinessType, Identifier } from '../../shared/contracts/messages.ts';
-import { describeIssues, z } from '../../shared/contracts/zod.ts';
+import { describeIssues } from '../../shared/contracts/zod.ts';
 import { applyFaults, type Faults, onFaultsChanged, parseFaults } from './faults.ts';
 import { HttpError, listen, parseJson, pathSegments, readBody, sendJson } from './http.ts';
 

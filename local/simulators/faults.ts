@@ -1,7 +1,8 @@
 // Fault injection shared by the Citrus and node agent simulators: latency, injected 503s,
 // requests that never get an answer, and a node that is "down".
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { describeIssues, z } from '../../shared/contracts/zod.ts';
+import * as z from 'zod/mini';
+import { describeIssues } from '../../shared/contracts/zod.ts';
 
 export interface Faults {
   /** Delay before every answer. */

@@ -1,6 +1,7 @@
 // Node agent simulator (CONTRACTS §4): an in-memory node holding schemas and monitored
 // stores, with the same signature checks as a real agent and injectable faults.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as z from 'zod/mini';
 import { BusinessType, Identifier } from '../../shared/contracts/messages.ts';
 import { MAX_APPLY_IDS } from '../../shared/contracts/node-agent.ts';
 import {
@@ -8,7 +9,7 @@ import {
   type SigningKeys,
   verifyRequest,
 } from '../../shared/contracts/signing.ts';
-import { describeIssues, z } from '../../shared/contracts/zod.ts';
+import { describeIssues } from '../../shared/contracts/zod.ts';
 import { applyFaults, type Faults, onFaultsChanged, parseFaults } from './faults.ts';
 import { HttpError, listen, parseJson, pathSegments, readBody, sendJson } from './http.ts';
 

@@ -1,3 +1,4 @@
+import type * as z from 'zod/mini';
 import {
   RegisterResponse,
   ShardDetails,
@@ -6,7 +7,7 @@ import {
   type ShardHealthPage as ShardHealthPageType,
 } from '../contracts/citrus.ts';
 import type { ShardCreateData } from '../contracts/messages.ts';
-import { describeIssues, type z } from '../contracts/zod.ts';
+import { describeIssues } from '../contracts/zod.ts';
 import { PermanentError, TransientError } from '../domain/errors.ts';
 import type { Secret } from '../domain/secret.ts';
 import { HttpError, type HttpRequest, sendJson, statusError, withRetries } from './http.ts';

@@ -1,3 +1,4 @@
+import type * as z from 'zod/mini';
 import {
   ApplyResponse,
   HealthResponse,
@@ -11,7 +12,7 @@ import {
   StoreList,
 } from '../contracts/node-agent.ts';
 import { type SigningKeys, signRequest } from '../contracts/signing.ts';
-import { describeIssues, type z } from '../contracts/zod.ts';
+import { describeIssues } from '../contracts/zod.ts';
 import { mapSettled } from '../domain/pool.ts';
 import type { Secret } from '../domain/secret.ts';
 import { HttpError, sendJson, statusError } from './http.ts';

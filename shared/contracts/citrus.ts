@@ -1,5 +1,6 @@
+import * as z from 'zod/mini';
 import { Identifier } from './messages.ts';
-import { z } from './zod.ts';
+import './zod.ts';
 
 export const RegisterResponse = z.object({
   shardKey: z.string().check(z.minLength(1)),

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as z from 'zod/mini';
 import {
   MESSAGE_TYPES,
   Message,
@@ -15,7 +16,7 @@ import {
   WorkspaceCreatedMessage,
   WorkspaceDeletedMessage,
 } from './messages.ts';
-import { z } from './zod.ts';
+import './zod.ts';
 
 export const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
 export const UNION_FILE = 'message.schema.json';

@@ -1,4 +1,5 @@
-import { describeIssues, z } from './zod.ts';
+import * as z from 'zod/mini';
+import { describeIssues } from './zod.ts';
 
 const IDENTIFIER = /^[A-Za-z0-9._:-]{1,128}$/;
 const BUSINESS_TYPE = /^[a-z][a-z0-9_-]{0,63}$/;

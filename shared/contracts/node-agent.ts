@@ -1,4 +1,5 @@
-import { z } from './zod.ts';
+import * as z from 'zod/mini';
+import './zod.ts';
 
 export const RESOURCE_KINDS = ['schemas', 'stores'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];

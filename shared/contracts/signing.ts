@@ -1,7 +1,8 @@
 // Node agent request signing (CONTRACTS §4). Used by the node agent client and by the local
 // node agent simulator, so both sides of the contract share one definition.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from './zod.ts';
+import * as z from 'zod/mini';
+import './zod.ts';
 
 export const SigningKey = z.object({
   id: z.string().check(z.minLength(1)),

@@ -1,12 +1,10 @@
-// zod/mini keeps bundles small (~15 KiB instead of ~440 KiB); the English locale gives
-// operators readable failure reasons on poison messages.
-
-import { en } from 'zod/locales';
+// zod/mini keeps bundles small; the English locale (imported alone: the `zod/locales` index
+// would pull in every language) gives operators readable failure reasons on poison messages.
+// Modules import `* as z from 'zod/mini'` themselves so esbuild can drop what they do not use.
 import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 
 z.config(en());
-
-export { z };
 
 /** Flattens a zod error into one line: `data.locationId: Invalid string; ...`. */
 export function describeIssues(error: z.core.$ZodError): string {

@@ -7,7 +7,7 @@ import { fanOut, NodeAgentClient } from '../adapters/node-agent-client.ts';
 import { Repository } from '../adapters/repository.ts';
 import { ENV } from '../contracts/names.ts';
 import type { DomainPorts } from '../domain/ports.ts';
-import { logger, MetricUnit, metrics, tracer } from './observability.ts';
+import { logger, MetricUnit, metrics } from './observability.ts';
 import { requireEnv } from './sqs-consumer.ts';
 
 /** Nodes pushed to at once per operation; a shard has a handful, this bounds the odd big one. */
@@ -20,7 +20,7 @@ const loadConfig = createConfigSource({
 
 export const repository = new Repository({
   tableName: requireEnv(ENV.tableName),
-  client: tracer.captureAWSv3Client(new DynamoDBClient({})),
+  client: new DynamoDBClient({}),
 });
 
 let cached: { config: Config; ports: DomainPorts } | undefined;

@@ -1,7 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import {
   ChangeMessageVisibilityCommand,
   type MessageAttributeValue,
@@ -15,7 +14,7 @@ import { ENV, POISON_ATTRIBUTES } from '../contracts/names.ts';
 import { errorMessage, isPermanent } from '../domain/errors.ts';
 import { KeyedSerializer } from '../domain/pool.ts';
 import { retryVisibilitySeconds } from '../domain/retry.ts';
-import { logger, MetricUnit, metrics, tracer } from './observability.ts';
+import { logger, MetricUnit, metrics } from './observability.ts';
 
 export interface SqsConsumerOptions<M extends Message> {
   /** Message types this queue carries; anything else is poison. */
@@ -42,7 +41,7 @@ export function requireEnv(name: string): string {
  * in `batchItemFailures`. Valid records in the same batch are never affected by a bad one.
  */
 export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions<M>) {
-  const sqs = options.sqs ?? tracer.captureAWSv3Client(new SQSClient({}));
+  const sqs = options.sqs ?? new SQSClient({});
   const dlqUrl = requireEnv(ENV.dlqUrl);
   const sourceQueueUrl = requireEnv(ENV.sourceQueueUrl);
   const retryBaseSeconds = Number(process.env.RETRY_BASE_SECONDS ?? 30);
@@ -133,7 +132,6 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
         },
       ),
   )
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
 

@@ -1,0 +1,28 @@
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './paths.ts';
+
+/** ESM bundles have no `require`; some CommonJS dependencies still call it. */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/**
+ * The one definition of how functions are bundled, used by NodejsFunction (infra) and by the
+ * bundle benchmark so both measure the same thing.
+ */
+export const LAMBDA_BUNDLE = {
+  format: 'esm',
+  // The same bundle runs in the local stack on Node 20.
+  target: 'node20',
+  mainFields: ['module', 'main'],
+  minify: true,
+  sourcemap: true,
+  banner: ESM_REQUIRE_BANNER,
+  alias: {
+    '@aws-sdk/credential-provider-node': join(
+      PROJECT_ROOT,
+      'infra',
+      'bundling',
+      'env-credentials.ts',
+    ),
+  },
+} as const;
