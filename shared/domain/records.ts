@@ -119,3 +119,14 @@ export interface WorkspaceRecord extends Versioned {
   lastEventKey: string;
   expiresAt?: number;
 }
+
+export interface ResourceRecord extends Versioned {
+  shardId: string;
+  kind: 'schema' | 'store';
+  status: ResourceStatus;
+  businessId?: string;
+  locationId?: string;
+  businessType?: string;
+  workspaceId?: string;
+  eventKey?: string;
+}
