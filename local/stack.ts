@@ -58,6 +58,11 @@ export interface LocalStackOptions {
   /** Sweep interval; default env RECONCILE_INTERVAL_SECONDS or 10. */
   reconcileIntervalSeconds?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Extra environment for every function sandbox, applied last (e.g. `RETRY_BASE_SECONDS` so
+   * that tests see redeliveries within seconds). `env` above configures the stack, not these.
+   */
+  functionEnv?: Record<string, string>;
 }
 
 export interface LocalStack {
@@ -255,6 +260,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               POWERTOOLS_TRACE_ENABLED: 'false',
               // Lambda runs Node 22+; the SDK's Node 20 notice would repeat in every sandbox.
               AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+              ...opts.functionEnv,
             },
           },
           concurrency,
