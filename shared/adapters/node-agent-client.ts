@@ -1,6 +1,7 @@
 import type * as z from 'zod/mini';
 import {
   ApplyResponse,
+  DONE_RESULTS,
   HealthResponse,
   MAX_APPLY_IDS,
   type ResourceKind,
@@ -33,18 +34,6 @@ export class NodeAgentError extends Error {
     super(message);
   }
 }
-
-/** A result word meaning "done", whether or not this call changed anything. */
-const OK_RESULTS = new Set([
-  'created',
-  'unchanged',
-  'deleted',
-  'not_found',
-  'monitoring_started',
-  'already_monitored',
-  'monitoring_stopped',
-  'not_monitored',
-]);
 
 /**
  * Node agent API v1 client (CONTRACTS §4): every request HMAC-signed with the current key.
@@ -118,7 +107,7 @@ export class NodeAgentClient {
       undefined,
       true,
     );
-    if (!OK_RESULTS.has(result)) {
+    if (!DONE_RESULTS.has(result)) {
       throw new NodeAgentError(
         `${method} ${path} answered an unknown result ${JSON.stringify(result)}`,
       );

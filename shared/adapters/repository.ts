@@ -10,8 +10,11 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { NodeTransition } from '../domain/node-status.ts';
 import type {
   ClaimResult,
+  ConvergenceStore,
+  LeaseResult,
   LocationRef,
   ShardTopology,
   StateStore,
@@ -24,8 +27,10 @@ import {
   type NodeRecord,
   type NodeStatus,
   nodeWork,
+  type ResourceRecord,
   type ResourceStatus,
   type ShardRecord,
+  type ShardStatus,
   truncate,
   WORK,
   type WorkspaceRecord,
@@ -81,7 +86,7 @@ const isConditionFailure = (error: unknown) => error instanceof ConditionalCheck
  * The single-table repository (CONTRACTS §7). Single-item conditional writes only: no
  * transactions. Every write is safe to repeat, so a redelivered message converges.
  */
-export class Repository implements StateStore {
+export class Repository implements StateStore, ConvergenceStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #clock: () => Date;
@@ -410,6 +415,84 @@ export class Repository implements StateStore {
       remove: ['locationPk', 'locationSk', 'workPk', 'workSk'],
       condition: '#status = :pending AND #lastEventKey = :eventKey',
       values: { ':pending': 'pending_placement', ':eventKey': eventKey },
+    });
+  }
+
+  async acquireShardLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult> {
+    const now = this.#clock();
+    const acquired = await this.#update(keys.shard(shardId), {
+      set: { leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs).toISOString() },
+      condition:
+        'attribute_exists(pk) AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :at OR #leaseOwner = :owner)',
+      values: { ':at': now.toISOString(), ':owner': owner },
+    });
+    if (acquired) return 'acquired';
+    return (await this.getShard(shardId)) ? 'held' : 'unknown';
+  }
+
+  async releaseShardLease(shardId: string, owner: string): Promise<void> {
+    await this.#update(keys.shard(shardId), {
+      remove: ['leaseOwner', 'leaseUntil'],
+      condition: '#leaseOwner = :owner',
+      values: { ':owner': owner },
+    });
+  }
+
+  /** Operator override: drops a lease whoever holds it (a stale one also expires by itself). */
+  async clearShardLease(shardId: string): Promise<boolean> {
+    return this.#update(keys.shard(shardId), {
+      remove: ['leaseOwner', 'leaseUntil'],
+      condition: 'attribute_exists(pk)',
+    });
+  }
+
+  async setShardStatus(
+    shardId: string,
+    status: ShardStatus,
+    details: { lastError?: string; lastConvergedAt?: string } = {},
+  ): Promise<void> {
+    const now = this.#now();
+    const failed = status === 'failed';
+    await this.#update(keys.shard(shardId), {
+      set: {
+        status,
+        ...(details.lastConvergedAt ? { lastConvergedAt: details.lastConvergedAt } : {}),
+        ...(details.lastError ? { lastError: truncate(details.lastError) } : {}),
+        ...(failed ? { workPk: WORK.shardFailed, workSk: `${now}#${shardId}` } : {}),
+      },
+      remove: [
+        ...(details.lastError || status === 'converging' ? [] : ['lastError']),
+        ...(failed ? [] : ['workPk', 'workSk']),
+      ],
+      condition: 'attribute_exists(pk)',
+    });
+  }
+
+  listResources(shardId: string) {
+    return this.#queryPartition<ResourceRecord>(`SHARD#${shardId}`, keys.anyResourcePrefix);
+  }
+
+  async recordNodeAttempt(
+    shardId: string,
+    nodeId: string,
+    transition: NodeTransition,
+    orphans?: Record<string, Record<string, string>>,
+  ): Promise<void> {
+    const { work, ...fields } = transition;
+    await this.#update(keys.node(shardId, nodeId), {
+      set: {
+        ...fields,
+        ...(work ? { workPk: work.pk, workSk: work.sk } : {}),
+        ...(orphans ? { orphans } : {}),
+      },
+      remove: [
+        ...(work ? [] : ['workPk', 'workSk']),
+        ...(transition.lastError ? [] : ['lastError']),
+        ...(transition.nextAttemptAt ? [] : ['nextAttemptAt']),
+      ],
+      // A node Citrus dropped while we worked stays decommissioned.
+      condition: 'attribute_exists(pk) AND #status <> :decommissioned',
+      values: { ':decommissioned': 'decommissioned' },
     });
   }
 }

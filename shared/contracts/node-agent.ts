@@ -4,6 +4,22 @@ import './zod.ts';
 export const RESOURCE_KINDS = ['schemas', 'stores'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
+/**
+ * Result words meaning "done", whether or not the call changed anything (CONTRACTS §4).
+ * `updated` is not in the contract's list; agents may answer it when a schema's type changes.
+ */
+export const DONE_RESULTS: ReadonlySet<string> = new Set([
+  'created',
+  'unchanged',
+  'updated',
+  'deleted',
+  'not_found',
+  'monitoring_started',
+  'already_monitored',
+  'monitoring_stopped',
+  'not_monitored',
+]);
+
 /** At most this many ids per `:apply` request (CONTRACTS §4). */
 export const MAX_APPLY_IDS = 1000;
 

@@ -1,6 +1,20 @@
 // What the domain needs from the outside world. Adapters implement these; tests fake them.
-import type { SchemaSpec } from '../contracts/node-agent.ts';
-import type { LocationRecord, NodeRecord, ResourceStatus, WorkspaceRecord } from './records.ts';
+import type {
+  ApplyResponse,
+  SchemaApplyRequest,
+  SchemaSpec,
+  StoreApplyRequest,
+} from '../contracts/node-agent.ts';
+import type { NodeTransition } from './node-status.ts';
+import type {
+  LocationRecord,
+  NodeRecord,
+  ResourceRecord,
+  ResourceStatus,
+  ShardRecord,
+  ShardStatus,
+  WorkspaceRecord,
+} from './records.ts';
 
 export type ClaimResult =
   | { outcome: 'claimed' }
@@ -92,4 +106,35 @@ export interface DomainPorts {
   citrus: CitrusPort;
   nodes: NodeOperations;
   fanOut: NodeFanOut;
+}
+
+export type LeaseResult = 'acquired' | 'held' | 'unknown';
+
+/** What convergence (flow 4) needs from the state store. */
+export interface ConvergenceStore {
+  getShard(shardId: string): Promise<ShardRecord | undefined>;
+  acquireShardLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult>;
+  releaseShardLease(shardId: string, owner: string): Promise<void>;
+  setShardStatus(
+    shardId: string,
+    status: ShardStatus,
+    details?: { lastError?: string; lastConvergedAt?: string },
+  ): Promise<void>;
+  listNodes(shardId: string): Promise<NodeRecord[]>;
+  listResources(shardId: string): Promise<ResourceRecord[]>;
+  recordNodeAttempt(
+    shardId: string,
+    nodeId: string,
+    transition: NodeTransition,
+    orphans?: Record<string, Record<string, string>>,
+  ): Promise<void>;
+}
+
+/** The node agent calls a convergence makes. */
+export interface NodeAgentPort {
+  health(endpoint: string): Promise<unknown>;
+  listSchemas(endpoint: string): Promise<SchemaSpec[]>;
+  listStores(endpoint: string): Promise<string[]>;
+  apply(endpoint: string, kind: 'schemas', request: SchemaApplyRequest): Promise<ApplyResponse>;
+  apply(endpoint: string, kind: 'stores', request: StoreApplyRequest): Promise<ApplyResponse>;
 }

@@ -46,6 +46,8 @@ export interface NodeRecord extends Versioned {
   consecutiveFailures?: number;
   lastError?: string;
   nextAttemptAt?: string;
+  /** Orphans seen on the node and still in their grace period: kind -> id -> first seen. */
+  orphans?: Record<string, Record<string, string>>;
 }
 
 export const keys = {
@@ -65,6 +67,7 @@ export const keys = {
   }),
   workspace: (workspaceId: string) => ({ pk: `WS#${workspaceId}`, sk: 'META' }),
   nodePrefix: 'NODE#',
+  anyResourcePrefix: 'RES#',
   resourcePrefix: (kind: 'schema' | 'store') => `RES#${kind}#`,
 } as const;
 

@@ -23,11 +23,21 @@ export const repository = new Repository({
   client: new DynamoDBClient({}),
 });
 
-let cached: { config: Config; ports: DomainPorts } | undefined;
+export interface Runtime {
+  config: Config;
+  ports: DomainPorts;
+  nodeAgent: NodeAgentClient;
+}
+
+let cached: Runtime | undefined;
 
 export async function domainPorts(): Promise<DomainPorts> {
+  return (await runtime()).ports;
+}
+
+export async function runtime(): Promise<Runtime> {
   const config = await loadConfig();
-  if (cached?.config === config) return cached.ports;
+  if (cached?.config === config) return cached;
   const citrus = new CitrusClient({
     baseUrl: config.citrus.url,
     apiKey: config.citrus.apiKey,
@@ -46,6 +56,7 @@ export async function domainPorts(): Promise<DomainPorts> {
   });
   cached = {
     config,
+    nodeAgent: nodes,
     ports: {
       state: repository,
       citrus,
@@ -54,5 +65,5 @@ export async function domainPorts(): Promise<DomainPorts> {
         fanOut(targets, NODE_PARALLELISM, (node) => operation(node.endpoint)),
     },
   };
-  return cached.ports;
+  return cached;
 }

@@ -1,6 +1,6 @@
 // Role strategies: how a shard of a given role converges. Adding a role is one module that
 // exports a RoleStrategy and one line in ROLE_STRATEGIES; nothing else changes.
-import type { NodeRecord, ResourceRecord } from './records.ts';
+import type { NodeRecord, ResourceRecord } from '../records.ts';
 
 export interface NodeConvergence {
   nodeId: string;

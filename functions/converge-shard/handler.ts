@@ -1,0 +1,52 @@
+import type { ShardConvergeMessage } from '../../shared/contracts/messages.ts';
+import { convergeShard } from '../../shared/domain/convergence.ts';
+import { DEFAULT_NODE_POLICY } from '../../shared/domain/node-status.ts';
+import { roleStrategies } from '../../shared/domain/roles/registry.ts';
+import { repository, runtime } from '../../shared/lambda/clients.ts';
+import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
+import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
+
+/** Nodes of one shard converged at once. */
+const NODE_PARALLELISM = 16;
+/** A lease outlives the invocation a little, so a crashed run blocks the shard only briefly. */
+const LEASE_MARGIN_MS = 10_000;
+
+export const handler = createSqsConsumer<ShardConvergeMessage>({
+  accept: ['shard.converge'],
+  keyOf: ({ data }) => data.shardId,
+  async process({ data }, record, context) {
+    const { config, nodeAgent } = await runtime();
+    const result = await convergeShard(
+      data.shardId,
+      record.messageId,
+      { store: repository, strategyFor: roleStrategies(nodeAgent, NODE_PARALLELISM) },
+      {
+        orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
+        leaseMs: context.getRemainingTimeInMillis() + LEASE_MARGIN_MS,
+        nodePolicy: {
+          ...DEFAULT_NODE_POLICY,
+          errorAfterFailures: config.reconcile.errorAfterFailures,
+        },
+      },
+    );
+    const fields = {
+      messageId: record.messageId,
+      shardId: data.shardId,
+      reason: data.reason,
+      requestedBy: data.requestedBy,
+    };
+    if (result.outcome === 'unknown_shard') {
+      metrics.addMetric('UnknownShardJobs', MetricUnit.Count, 1);
+      logger.warn('convergence job for a shard we do not know; acknowledged', fields);
+      return;
+    }
+    metrics.addMetric(
+      result.outcome === 'active' ? 'ShardsConverged' : 'ShardsFailed',
+      MetricUnit.Count,
+      1,
+    );
+    if (result.failures.length)
+      metrics.addMetric('NodeSyncFailures', MetricUnit.Count, result.failures.length);
+    logger.info('shard converged', { ...fields, ...result });
+  },
+});

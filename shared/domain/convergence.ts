@@ -1,0 +1,118 @@
+import { TransientError } from './errors.ts';
+import {
+  DEFAULT_NODE_POLICY,
+  isRetryDue,
+  type NodeStatusPolicy,
+  nextNodeState,
+} from './node-status.ts';
+import type { ConvergenceStore } from './ports.ts';
+import { truncate } from './records.ts';
+import type { RoleStrategy } from './roles/index.ts';
+
+export interface ConvergenceSettings {
+  orphanGraceMs: number;
+  nodePolicy?: NodeStatusPolicy;
+  /** How long the lease keeps other jobs off this shard; longer than the function timeout. */
+  leaseMs: number;
+  clock?: () => Date;
+}
+
+export interface ConvergencePorts {
+  store: ConvergenceStore;
+  strategyFor: (role: string) => RoleStrategy;
+}
+
+export type ConvergenceResult =
+  | { outcome: 'unknown_shard' }
+  | {
+      outcome: 'active' | 'failed';
+      role: string;
+      attempted: string[];
+      skipped: string[];
+      failures: Array<{ nodeId: string; error: string }>;
+    };
+
+/** Another job holds the shard: this one is retried later rather than run concurrently. */
+export class ShardLeasedError extends TransientError {
+  override readonly name = 'ShardLeasedError';
+}
+
+/**
+ * Flow 4, level-triggered: the job carries only the shard id; everything else is re-read, so
+ * a duplicate or late job is harmless and a shard with no drift costs a health check and a
+ * listing per node. Node failures never abort the run; they are collected into the summary.
+ */
+export async function convergeShard(
+  shardId: string,
+  owner: string,
+  ports: ConvergencePorts,
+  settings: ConvergenceSettings,
+): Promise<ConvergenceResult> {
+  const { store } = ports;
+  const clock = settings.clock ?? (() => new Date());
+  const lease = await store.acquireShardLease(shardId, owner, settings.leaseMs);
+  if (lease === 'unknown') return { outcome: 'unknown_shard' };
+  if (lease === 'held')
+    throw new ShardLeasedError(`shard ${shardId} is being converged by another job`);
+  try {
+    const shard = await store.getShard(shardId);
+    if (!shard) return { outcome: 'unknown_shard' };
+    const nodes = await store.listNodes(shardId);
+    if (nodes.length === 0) {
+      const error = 'shard has no nodes';
+      await store.setShardStatus(shardId, 'failed', { lastError: error });
+      return {
+        outcome: 'failed',
+        role: shard.role,
+        attempted: [],
+        skipped: [],
+        failures: [{ nodeId: '-', error }],
+      };
+    }
+    await store.setShardStatus(shardId, 'converging');
+    const now = clock();
+    // Decommissioned nodes are never pushed to; nodes in `error` wait out their backoff.
+    const eligible = nodes.filter(
+      (n) => n.status !== 'decommissioned' && (n.status !== 'error' || isRetryDue(n, now)),
+    );
+    const skipped = nodes.filter((n) => !eligible.includes(n)).map((n) => n.nodeId);
+    const resources = await store.listResources(shardId);
+    const results = await ports
+      .strategyFor(shard.role)
+      .converge(eligible, { shardId, resources, now, orphanGraceMs: settings.orphanGraceMs });
+
+    const failures: Array<{ nodeId: string; error: string }> = [];
+    await Promise.all(
+      results.map(async (result) => {
+        const node = eligible.find((n) => n.nodeId === result.nodeId);
+        if (!node) return;
+        const error = result.error ?? 'failed';
+        if (!result.ok) failures.push({ nodeId: result.nodeId, error });
+        const transition = nextNodeState(
+          node,
+          result.ok ? { ok: true } : { ok: false, error },
+          now,
+          settings.nodePolicy ?? DEFAULT_NODE_POLICY,
+        );
+        if (transition)
+          await store.recordNodeAttempt(shardId, node.nodeId, transition, result.orphans);
+      }),
+    );
+    const outcome = failures.length ? 'failed' : 'active';
+    await store.setShardStatus(shardId, outcome, {
+      lastConvergedAt: now.toISOString(),
+      ...(failures.length
+        ? { lastError: truncate(failures.map((f) => `${f.nodeId}: ${f.error}`).join('; ')) }
+        : {}),
+    });
+    return {
+      outcome,
+      role: shard.role,
+      attempted: eligible.map((n) => n.nodeId),
+      skipped,
+      failures,
+    };
+  } finally {
+    await store.releaseShardLease(shardId, owner);
+  }
+}

@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
+import { type Fleet, startFleet } from '../../../local/simulators/fleet.ts';
+import { NodeAgentClient } from '../../../shared/adapters/node-agent-client.ts';
+import { Repository } from '../../../shared/adapters/repository.ts';
+import type { SigningKeys } from '../../../shared/contracts/signing.ts';
+import {
+  type ConvergenceSettings,
+  convergeShard,
+  ShardLeasedError,
+} from '../../../shared/domain/convergence.ts';
+import { roleStrategies } from '../../../shared/domain/roles/registry.ts';
+import { Secret } from '../../../shared/domain/secret.ts';
+import { createStateTable, localDynamoDb } from '../../support/table.ts';
+
+const signingKeys: SigningKeys = { current: { id: 'k1', secret: 'convergence-test-secret' } };
+let dynamo: DynamoDbEmulator;
+let fleet: Fleet;
+let tables = 0;
+let now = new Date();
+const agent = new NodeAgentClient({
+  signingKeys: new Secret(signingKeys),
+  timeoutMs: 1000,
+  healthTimeoutMs: 300,
+});
+const strategyFor = roleStrategies(agent, 8);
+const settings: ConvergenceSettings = { orphanGraceMs: 60_000, leaseMs: 30_000, clock: () => now };
+
+beforeAll(async () => {
+  dynamo = await startDynamoDbEmulator({ port: 0 });
+  fleet = await startFleet({ apiKey: 'k', signingKeys, shards: 1, nodesPerShard: 3 });
+});
+afterAll(async () => {
+  await fleet.stop();
+  await dynamo.stop();
+});
+
+/** A fresh table holding shard-001 with the fleet's nodes, two schemas and some stores. */
+async function shard(stores: string[], options: { role?: string } = {}) {
+  now = new Date();
+  for (const node of fleet.nodes) {
+    node.setFaults({});
+    node.state.schemas.clear();
+    node.state.stores.clear();
+  }
+  const client = localDynamoDb(dynamo.url);
+  const tableName = `conv-${++tables}`;
+  await createStateTable(client, tableName);
+  const store = new Repository({ tableName, client, clock: () => now });
+  await store.recordTopology({
+    shardId: 'shard-001',
+    role: options.role ?? 'database',
+    nodes: fleet.nodes.map((n) => ({ nodeId: n.nodeId, endpoint: n.url })),
+  });
+  for (const b of ['biz-1', 'biz-2'])
+    await store.putSchemaResource('shard-001', {
+      businessId: b,
+      locationId: 'loc-1',
+      businessType: 'retail',
+    });
+  for (const s of stores)
+    await store.putStoreResource('shard-001', s, 'active', '2026-11-22T10:00:00.000Z#0');
+  const run = (owner = 'job-1') =>
+    convergeShard('shard-001', owner, { store, strategyFor }, settings);
+  return { store, run };
+}
+
+const requestsTo = (nodeId: string) => fleet.node(nodeId).requests.length;
+
+describe('convergeShard (real repository, real node agents over HTTP)', () => {
+  it('brings every node to the desired state, then is a no-op', async () => {
+    const stores = Array.from({ length: 2000 }, (_, i) => `ws-${i}`);
+    const { run, store } = await shard(stores);
+    await store.putStoreResource(
+      'shard-001',
+      'ws-deleted',
+      'deleted',
+      '2026-11-22T10:00:01.000Z#1',
+    );
+    const before = fleet.nodes.map((n) => n.requests.length);
+    await expect(run()).resolves.toMatchObject({ outcome: 'active', failures: [] });
+    for (const [i, node] of fleet.nodes.entries()) {
+      expect(node.state.stores.size).toBe(2000);
+      expect(node.state.schemas.size).toBe(2);
+      // health + 2 listings + 1 schema batch + 2 store batches of 1,000.
+      expect(node.requests.length - (before[i] ?? 0)).toBe(6);
+    }
+    expect(await store.getShard('shard-001')).toMatchObject({ status: 'active' });
+    expect((await store.listNodes('shard-001')).map((n) => n.status)).toEqual([
+      'active',
+      'active',
+      'active',
+    ]);
+
+    const quiet = fleet.nodes.map((n) => n.requests.length);
+    await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active' });
+    // Nothing drifted: a health check and two listings per node, no apply.
+    expect(fleet.nodes.map((n, i) => n.requests.length - (quiet[i] ?? 0))).toEqual([3, 3, 3]);
+  });
+
+  it('marks an unreachable node pending_sync, fails the shard with a summary, and recovers', async () => {
+    const { run, store } = await shard(['ws-1']);
+    const offline = fleet.nodes[1]!;
+    offline.setFaults({ down: true });
+    const result = await run();
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      failures: [{ nodeId: offline.nodeId, error: expect.stringMatching(/^unreachable: /) }],
+    });
+    const failed = await store.getShard('shard-001');
+    expect(failed).toMatchObject({ status: 'failed', workPk: 'shard#failed' });
+    expect(failed?.lastError).toContain(offline.nodeId);
+    const node = (await store.listNodes('shard-001')).find((n) => n.nodeId === offline.nodeId);
+    expect(node).toMatchObject({
+      status: 'pending_sync',
+      consecutiveFailures: 1,
+      workPk: 'node#pending_sync',
+    });
+    expect(fleet.nodes[0]?.state.stores.has('ws-1')).toBe(true);
+
+    offline.setFaults({});
+    await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active' });
+    expect(offline.state.stores.has('ws-1')).toBe(true);
+    const recovered = (await store.listNodes('shard-001')).find((n) => n.nodeId === offline.nodeId);
+    expect(recovered).toMatchObject({ status: 'active', consecutiveFailures: 0 });
+    expect(recovered).not.toHaveProperty('workPk');
+    expect(await store.getShard('shard-001')).not.toHaveProperty('workPk');
+  });
+
+  it('removes a deleted store from a node that was offline when the delete happened', async () => {
+    const { run, store } = await shard(['ws-1', 'ws-2']);
+    await run();
+    const offline = fleet.nodes[2]!;
+    offline.setFaults({ down: true });
+    // The workspace handler would delete on the reachable nodes and mark this one pending_sync.
+    await store.putStoreResource('shard-001', 'ws-2', 'deleted', '2026-11-22T10:00:05.000Z#1');
+    offline.setFaults({});
+    await run('job-2');
+    expect(offline.state.stores.has('ws-2')).toBe(false);
+    expect(offline.state.stores.has('ws-1')).toBe(true);
+  });
+
+  it('removes an orphan store only after the grace period', async () => {
+    const { run } = await shard(['ws-1']);
+    const node = fleet.nodes[0]!;
+    node.state.stores.add('orphan-1');
+    await run();
+    expect(node.state.stores.has('orphan-1')).toBe(true);
+    now = new Date(now.getTime() + 59_000);
+    await run('job-2');
+    expect(node.state.stores.has('orphan-1')).toBe(true);
+    now = new Date(now.getTime() + 1_000);
+    await run('job-3');
+    expect(node.state.stores.has('orphan-1')).toBe(false);
+    expect(node.state.stores.has('ws-1')).toBe(true);
+  });
+
+  it('never converges one shard twice at once', async () => {
+    const { run } = await shard(Array.from({ length: 300 }, (_, i) => `ws-${i}`));
+    for (const n of fleet.nodes) n.setFaults({ latencyMs: 50 });
+    const outcomes = await Promise.allSettled([run('job-a'), run('job-b')]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const rejected = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toBeInstanceOf(ShardLeasedError);
+    // Released afterwards: the next job runs.
+    await expect(run('job-c')).resolves.toMatchObject({ outcome: 'active' });
+  });
+
+  it('treats unknown shards and shards without nodes as done or failed at once', async () => {
+    const { store } = await shard([]);
+    await expect(
+      convergeShard('shard-404', 'j', { store, strategyFor }, settings),
+    ).resolves.toEqual({ outcome: 'unknown_shard' });
+    await store.recordTopology({ shardId: 'shard-empty', role: 'database', nodes: [] });
+    await expect(
+      convergeShard('shard-empty', 'j', { store, strategyFor }, settings),
+    ).resolves.toMatchObject({ outcome: 'failed' });
+    expect(await store.getShard('shard-empty')).toMatchObject({
+      status: 'failed',
+      lastError: 'shard has no nodes',
+    });
+  });
+
+  it('sets a shard of a role without convergence logic active at once, touching no node', async () => {
+    const { run } = await shard(['ws-1'], { role: 'cache' });
+    const before = requestsTo(fleet.nodes[0]!.nodeId);
+    await expect(run()).resolves.toMatchObject({ outcome: 'active', role: 'cache' });
+    expect(requestsTo(fleet.nodes[0]!.nodeId)).toBe(before);
+  });
+});
