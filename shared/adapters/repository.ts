@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   ReturnValue,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -18,6 +20,9 @@ import type {
   LocationRef,
   ShardTopology,
   StateStore,
+  SweepState,
+  SweepStore,
+  SweepSummary,
   WorkspaceEvent,
   WorkspaceWrite,
 } from '../domain/ports.ts';
@@ -33,6 +38,7 @@ import {
   type ShardStatus,
   truncate,
   WORK,
+  type WorkKind,
   type WorkspaceRecord,
 } from '../domain/records.ts';
 
@@ -80,13 +86,19 @@ function buildUpdate(spec: UpdateSpec, now: string) {
   };
 }
 
+/** Topology digests live in this many items, so a sweep reads them all in one BatchGetItem. */
+const TOPOLOGY_CHUNKS = 16;
+const topologyChunk = (shardId: string) =>
+  `CHUNK#${String(createHash('sha256').update(shardId).digest()[0]! % TOPOLOGY_CHUNKS).padStart(2, '0')}`;
+const SWEEP_LAST = { pk: 'SWEEP', sk: 'LAST' };
+
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
 /**
  * The single-table repository (CONTRACTS §7). Single-item conditional writes only: no
  * transactions. Every write is safe to repeat, so a redelivered message converges.
  */
-export class Repository implements StateStore, ConvergenceStore {
+export class Repository implements StateStore, ConvergenceStore, SweepStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #clock: () => Date;
@@ -494,5 +506,137 @@ export class Repository implements StateStore, ConvergenceStore {
       condition: 'attribute_exists(pk) AND #status <> :decommissioned',
       values: { ':decommissioned': 'decommissioned' },
     });
+  }
+
+  async getSweepState(): Promise<SweepState> {
+    const last = await this.#get<SweepState>(SWEEP_LAST);
+    return {
+      sweepCount: last?.sweepCount ?? 0,
+      cursor: last?.cursor,
+      lastSuccessAt: last?.lastSuccessAt,
+    };
+  }
+
+  async loadTopologyDigests(): Promise<Map<string, string>> {
+    const digests = new Map<string, string>();
+    let keysToGet: Key[] = Array.from({ length: TOPOLOGY_CHUNKS }, (_, i) => ({
+      pk: 'TOPOLOGY',
+      sk: `CHUNK#${String(i).padStart(2, '0')}`,
+    }));
+    while (keysToGet.length) {
+      const { Responses, UnprocessedKeys } = await this.#db.send(
+        new BatchGetCommand({
+          RequestItems: { [this.#table]: { Keys: keysToGet, ConsistentRead: true } },
+        }),
+      );
+      for (const item of Responses?.[this.#table] ?? []) {
+        for (const [shardId, digest] of Object.entries(
+          (item.digests ?? {}) as Record<string, string>,
+        )) {
+          digests.set(shardId, digest);
+        }
+      }
+      keysToGet = (UnprocessedKeys?.[this.#table]?.Keys ?? []) as Key[];
+    }
+    return digests;
+  }
+
+  /** Rewrites only the chunks that hold a changed shard. */
+  async saveTopologyDigests(
+    digests: ReadonlyMap<string, string>,
+    changedShards: readonly string[],
+  ): Promise<void> {
+    const dirty = new Set(changedShards.map(topologyChunk));
+    const chunks = new Map<string, Record<string, string>>([...dirty].map((c) => [c, {}]));
+    for (const [shardId, digest] of digests) {
+      const chunk = chunks.get(topologyChunk(shardId));
+      if (chunk) chunk[shardId] = digest;
+    }
+    await Promise.all(
+      [...chunks].map(([sk, chunk]) =>
+        this.#update({ pk: 'TOPOLOGY', sk }, { set: { type: 'topology', digests: chunk } }),
+      ),
+    );
+  }
+
+  setNodeMembership(
+    shardId: string,
+    nodeId: string,
+    status: 'joining' | 'decommissioned',
+  ): Promise<boolean> {
+    const key = keys.node(shardId, nodeId);
+    if (status === 'joining') {
+      return this.#update(key, {
+        set: {
+          status,
+          consecutiveFailures: 0,
+          workPk: WORK.nodeJoining,
+          workSk: `${this.#now()}#${shardId}#${nodeId}`,
+        },
+        remove: ['nextAttemptAt', 'lastError'],
+        condition: '#status = :decommissioned',
+        values: { ':decommissioned': 'decommissioned' },
+      });
+    }
+    return this.#update(key, {
+      set: { status },
+      remove: ['workPk', 'workSk', 'nextAttemptAt'],
+      condition: 'attribute_exists(pk) AND #status <> :decommissioned',
+      values: { ':decommissioned': 'decommissioned' },
+    });
+  }
+
+  async listWork(kind: WorkKind, dueBy?: Date): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: 'work',
+          KeyConditionExpression: dueBy ? 'workPk = :kind AND workSk <= :due' : 'workPk = :kind',
+          // workSk starts with the ISO time the work is due; '~' sorts after any suffix.
+          ExpressionAttributeValues: {
+            ':kind': kind,
+            ...(dueBy ? { ':due': `${dueBy.toISOString()}~` } : {}),
+          },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  retryErroredNode(shardId: string, nodeId: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#update(keys.node(shardId, nodeId), {
+      set: {
+        status: 'pending_sync',
+        workPk: WORK.nodePendingSync,
+        workSk: `${now}#${shardId}#${nodeId}`,
+      },
+      remove: ['nextAttemptAt'],
+      condition: '#status = :error',
+      values: { ':error': 'error' },
+    });
+  }
+
+  async writeSweepSummary(summary: SweepSummary, historyTtlSeconds: number): Promise<void> {
+    const expiresAt = Math.floor(Date.parse(summary.finishedAt) / 1000) + historyTtlSeconds;
+    const ok = summary.errors.length === 0;
+    await Promise.all([
+      this.#update(SWEEP_LAST, {
+        set: { type: 'sweep', ...summary, ...(ok ? { lastSuccessAt: summary.finishedAt } : {}) },
+        remove: summary.cursor ? [] : ['cursor'],
+      }),
+      this.#db.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: 'SWEEP', sk: `#${summary.startedAt}`, type: 'sweep', ...summary, expiresAt },
+        }),
+      ),
+    ]);
   }
 }

@@ -13,6 +13,7 @@ import type {
   ResourceStatus,
   ShardRecord,
   ShardStatus,
+  WorkKind,
   WorkspaceRecord,
 } from './records.ts';
 
@@ -137,4 +138,53 @@ export interface NodeAgentPort {
   listStores(endpoint: string): Promise<string[]>;
   apply(endpoint: string, kind: 'schemas', request: SchemaApplyRequest): Promise<ApplyResponse>;
   apply(endpoint: string, kind: 'stores', request: StoreApplyRequest): Promise<ApplyResponse>;
+}
+
+export interface SweepState {
+  sweepCount: number;
+  /** Where the previous sweep stopped paging Citrus when it ran out of time. */
+  cursor?: string;
+  lastSuccessAt?: string;
+}
+
+export interface SweepSummary {
+  sweepCount: number;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  complete: boolean;
+  cursor?: string;
+  fullVerify: boolean;
+  counts: Record<string, number>;
+  jobs: number;
+  errors: string[];
+}
+
+/** What a reconciliation sweep (flow 3) needs from the state store. */
+export interface SweepStore {
+  getSweepState(): Promise<SweepState>;
+  loadTopologyDigests(): Promise<Map<string, string>>;
+  saveTopologyDigests(
+    digests: ReadonlyMap<string, string>,
+    changedShards: readonly string[],
+  ): Promise<void>;
+  getShard(shardId: string): Promise<ShardRecord | undefined>;
+  listNodes(shardId: string): Promise<NodeRecord[]>;
+  recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
+  setNodeMembership(
+    shardId: string,
+    nodeId: string,
+    status: 'joining' | 'decommissioned',
+  ): Promise<boolean>;
+  listWork(kind: WorkKind, dueBy?: Date): Promise<Array<Record<string, unknown>>>;
+  retryErroredNode(shardId: string, nodeId: string): Promise<boolean>;
+  getLocation(businessId: string, locationId: string): Promise<LocationRecord | undefined>;
+  placeWorkspace(workspaceId: string, shardId: string, eventKey: string): Promise<boolean>;
+  putStoreResource(
+    shardId: string,
+    workspaceId: string,
+    status: ResourceStatus,
+    eventKey: string,
+  ): Promise<boolean>;
+  writeSweepSummary(summary: SweepSummary, historyTtlSeconds: number): Promise<void>;
 }

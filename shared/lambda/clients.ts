@@ -7,8 +7,8 @@ import { fanOut, NodeAgentClient } from '../adapters/node-agent-client.ts';
 import { Repository } from '../adapters/repository.ts';
 import { ENV } from '../contracts/names.ts';
 import type { DomainPorts } from '../domain/ports.ts';
+import { requireEnv } from './env.ts';
 import { logger, MetricUnit, metrics } from './observability.ts';
-import { requireEnv } from './sqs-consumer.ts';
 
 /** Nodes pushed to at once per operation; a shard has a handful, this bounds the odd big one. */
 const NODE_PARALLELISM = 8;
@@ -26,6 +26,7 @@ export const repository = new Repository({
 export interface Runtime {
   config: Config;
   ports: DomainPorts;
+  citrus: CitrusClient;
   nodeAgent: NodeAgentClient;
 }
 
@@ -56,6 +57,7 @@ export async function runtime(): Promise<Runtime> {
   });
   cached = {
     config,
+    citrus,
     nodeAgent: nodes,
     ports: {
       state: repository,

@@ -14,6 +14,7 @@ import { ENV, POISON_ATTRIBUTES } from '../contracts/names.ts';
 import { errorMessage, isPermanent } from '../domain/errors.ts';
 import { KeyedSerializer } from '../domain/pool.ts';
 import { retryVisibilitySeconds } from '../domain/retry.ts';
+import { requireEnv } from './env.ts';
 import { logger, MetricUnit, metrics } from './observability.ts';
 
 export interface SqsConsumerOptions<M extends Message> {
@@ -27,12 +28,6 @@ export interface SqsConsumerOptions<M extends Message> {
 
 /** SQS allows 10 message attributes; the two poison ones must fit. */
 const MAX_KEPT_ATTRIBUTES = 8;
-
-export function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
 
 /**
  * The SQS consumer every queue-driven function shares: parse, route poison to the DLQ with a
