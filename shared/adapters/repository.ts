@@ -69,6 +69,7 @@ function buildUpdate(spec: UpdateSpec, now: string) {
     `${alias('createdAt')} = if_not_exists(${alias('createdAt')}, :v_now)`,
   ];
   for (const [attribute, value] of Object.entries(spec.set ?? {})) {
+    if (value === undefined) continue;
     values[`:s_${attribute}`] = value;
     sets.push(`${alias(attribute)} = :s_${attribute}`);
   }
