@@ -1,0 +1,136 @@
+// Operator actions other than DLQs: trigger convergence, pause or disable reconciliation,
+// clear a stuck lease, show a shard, rotate node signing keys.
+import { randomBytes } from 'node:crypto';
+import { GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { Repository } from '../../shared/adapters/repository.ts';
+import { PARAMETERS, ssmPrefix } from '../../shared/contracts/names.ts';
+import { createEnvelope, ShardControlProducer } from '../../shared/contracts/producer.ts';
+import {
+  type SigningKeys,
+  SigningKeys as SigningKeysSchema,
+} from '../../shared/contracts/signing.ts';
+import type { Target } from './target.ts';
+
+const parameterName = (target: Target, key: keyof typeof PARAMETERS) =>
+  `${ssmPrefix(target.stage)}/${PARAMETERS[key].name}`;
+
+export async function requestConvergence(target: Target, shardIds: string[], requestedBy: string) {
+  const producer = new ShardControlProducer({
+    sqs: target.sqs,
+    queueUrls: { convergence: await target.queueUrl('convergence') },
+  });
+  return producer.sendMany(
+    shardIds.map((shardId) =>
+      createEnvelope('shard.converge', { shardId, reason: 'manual', requestedBy }),
+    ),
+  );
+}
+
+/** Kill switch in SSM: a sweep that reads `false` exits at once (works locally and in AWS). */
+export async function setReconcileEnabled(target: Target, enabled: boolean) {
+  await target.ssm.send(
+    new PutParameterCommand({
+      Name: parameterName(target, 'reconcileEnabled'),
+      Value: String(enabled),
+      Type: 'String',
+      Overwrite: true,
+    }),
+  );
+}
+
+/** Pauses or resumes the EventBridge Scheduler schedule itself (AWS only). */
+export async function setScheduleState(target: Target, state: 'ENABLED' | 'DISABLED') {
+  if (target.local)
+    throw new Error(
+      'the local stack has no Scheduler; use `reconcile disable|enable` (SSM kill switch)',
+    );
+  const current = await target.scheduler.send(
+    new GetScheduleCommand({ Name: target.scheduleName }),
+  );
+  // UpdateSchedule replaces the whole definition: carry every field over, change only State.
+  await target.scheduler.send(
+    new UpdateScheduleCommand({
+      Name: target.scheduleName,
+      GroupName: current.GroupName,
+      ScheduleExpression: current.ScheduleExpression,
+      ScheduleExpressionTimezone: current.ScheduleExpressionTimezone,
+      FlexibleTimeWindow: current.FlexibleTimeWindow,
+      Target: current.Target,
+      Description: current.Description,
+      StartDate: current.StartDate,
+      EndDate: current.EndDate,
+      KmsKeyArn: current.KmsKeyArn,
+      ActionAfterCompletion: current.ActionAfterCompletion,
+      State: state,
+    }),
+  );
+}
+
+export async function clearLease(target: Target, shardId: string) {
+  return new Repository({ tableName: target.tableName, client: target.dynamodb }).clearShardLease(
+    shardId,
+  );
+}
+
+export async function shardStatus(target: Target, shardId: string) {
+  const repository = new Repository({ tableName: target.tableName, client: target.dynamodb });
+  const [shard, nodes] = await Promise.all([
+    repository.getShard(shardId),
+    repository.listNodes(shardId),
+  ]);
+  return { shard, nodes };
+}
+
+export async function lastSweep(target: Target) {
+  const db = DynamoDBDocumentClient.from(target.dynamodb);
+  const { Item } = await db.send(
+    new GetCommand({ TableName: target.tableName, Key: { pk: 'SWEEP', sk: 'LAST' } }),
+  );
+  return Item;
+}
+
+/**
+ * Rotation keeps the old key valid for a grace period so agents can switch over: the current
+ * key becomes `previous` with `validUntil`, a new key becomes `current`. The new secret is
+ * generated here (or read from a file) and only ever written to SSM, never printed.
+ */
+export async function rotateSigningKeys(
+  target: Target,
+  options: { newKeyId: string; secret?: string; graceHours: number },
+) {
+  const name = parameterName(target, 'nodeSigningKeys');
+  const { Parameter } = await target.ssm.send(
+    new GetParameterCommand({ Name: name, WithDecryption: true }),
+  );
+  const parsed = SigningKeysSchema.safeParse(JSON.parse(Parameter?.Value ?? 'null'));
+  if (!parsed.success)
+    throw new Error(`${name} does not hold valid signing keys; fix it before rotating`);
+  const current = parsed.data.current;
+  if (current.id === options.newKeyId)
+    throw new Error(`key id ${options.newKeyId} is already the current key`);
+  const next: SigningKeys = {
+    current: {
+      id: options.newKeyId,
+      secret: options.secret ?? randomBytes(32).toString('base64url'),
+    },
+    previous: {
+      ...current,
+      validUntil: new Date(Date.now() + options.graceHours * 3_600_000).toISOString(),
+    },
+  };
+  await target.ssm.send(
+    new PutParameterCommand({
+      Name: name,
+      Value: JSON.stringify(next),
+      Type: 'SecureString',
+      Overwrite: true,
+    }),
+  );
+  return {
+    current: next.current.id,
+    previous: current.id,
+    previousValidUntil: next.previous?.validUntil,
+  };
+}
