@@ -16,7 +16,6 @@ import {
   schemaKeyOf,
   schemaPath,
   stopAndCheckPorts,
-  waitFor,
 } from './support.ts';
 
 describe('shard creation on the local stack', () => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, request, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { createConnection } from 'node:net';
 import {
+  ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   type Message as SqsMessage,
@@ -17,6 +18,12 @@ export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 
 
 /** Function env for stacks under test: a failed record comes back after 1 s, 2 s, 4 s ... */
 export const FAST_RETRY_ENV = { RETRY_BASE_SECONDS: '1' } as const;
+
+/**
+ * For the dead-letter test: visibility round(0.5 x 2^(n-1)) = 1, 1, 2, 4, 8 s over the five
+ * receives, so maxReceiveCount is reached in ~16 s of backoff instead of ~31 s.
+ */
+export const FASTER_RETRY_ENV = { RETRY_BASE_SECONDS: '0.5' } as const;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -69,6 +76,17 @@ export async function queueDepth(stack: LocalStack, queue: string): Promise<numb
   );
 }
 
+/** Visible messages only (what a receive or a move task would get now). */
+export async function visibleCount(stack: LocalStack, queue: string): Promise<number> {
+  const out = await stack.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: stack.queues[queue],
+      AttributeNames: ['ApproximateNumberOfMessages'],
+    }),
+  );
+  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+}
+
 export async function queueArn(stack: LocalStack, queue: string): Promise<string> {
   const out = await stack.sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: stack.queues[queue], AttributeNames: ['QueueArn'] }),
@@ -77,21 +95,20 @@ export async function queueArn(stack: LocalStack, queue: string): Promise<string
 }
 
 /**
- * Reads every visible message of a queue (e.g. a DLQ) without consuming it: each is received
- * with a short visibility timeout, so it is visible again `hideSeconds` later.
+ * Reads every visible message of a queue (e.g. a DLQ) without consuming it: all are received
+ * (hidden meanwhile, so none is read twice), then made visible again at once. Releasing them
+ * explicitly matters locally: the SQS emulator counts an expired in-flight message as visible
+ * again only after the next receive, so a move task started later would not see it.
  */
-export async function peekAll(
-  stack: LocalStack,
-  queue: string,
-  hideSeconds = 1,
-): Promise<SqsMessage[]> {
+export async function peekAll(stack: LocalStack, queue: string): Promise<SqsMessage[]> {
+  const QueueUrl = stack.queues[queue];
   const seen = new Map<string, SqsMessage>();
   for (;;) {
     const out = await stack.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: stack.queues[queue],
+        QueueUrl,
         MaxNumberOfMessages: 10,
-        VisibilityTimeout: hideSeconds,
+        VisibilityTimeout: 30,
         WaitTimeSeconds: 0,
         MessageAttributeNames: ['All'],
         MessageSystemAttributeNames: ['All'],
@@ -101,7 +118,20 @@ export async function peekAll(
     if (batch.length === 0) break;
     for (const m of batch) seen.set(m.MessageId!, m);
   }
-  return [...seen.values()];
+  const all = [...seen.values()];
+  for (let i = 0; i < all.length; i += 10) {
+    await stack.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl,
+        Entries: all.slice(i, i + 10).map((m, n) => ({
+          Id: String(n),
+          ReceiptHandle: m.ReceiptHandle!,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
+  return all;
 }
 
 export function doc(stack: LocalStack): DynamoDBDocumentClient {
