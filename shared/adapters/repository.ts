@@ -10,6 +10,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { NodeTransition } from '../domain/node-status.ts';
@@ -149,23 +150,28 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
     }
   }
 
-  async #queryPartition<T>(pk: string, skPrefix: string): Promise<T[]> {
+  /** Every item a Query returns, following LastEvaluatedKey. */
+  async #queryAll<T>(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  ): Promise<T[]> {
     const items: T[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
+        new QueryCommand({ ...input, TableName: this.#table, ExclusiveStartKey: start }),
       );
       items.push(...((page.Items ?? []) as T[]));
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  #queryPartition<T>(pk: string, skPrefix: string): Promise<T[]> {
+    return this.#queryAll<T>({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+      ConsistentRead: true,
+    });
   }
 
   getLocation(businessId: string, locationId: string) {
@@ -402,23 +408,14 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
   }
 
   async listPendingWorkspaces(location: LocationRef): Promise<WorkspaceRecord[]> {
-    const items: WorkspaceRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: 'byLocation',
-          KeyConditionExpression: 'locationPk = :pk',
-          ExpressionAttributeValues: {
-            ':pk': keys.location(location.businessId, location.locationId).pk,
-          },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((page.Items ?? []) as WorkspaceRecord[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await this.#queryAll<WorkspaceRecord>({
+      IndexName: 'byLocation',
+      KeyConditionExpression: 'locationPk = :pk',
+      ExpressionAttributeValues: {
+        ':pk': keys.location(location.businessId, location.locationId).pk,
+      },
+    });
+    // The index is eventually consistent: the record itself decides.
     return items.filter((w) => w.status === 'pending_placement');
   }
 
@@ -587,27 +584,16 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
     });
   }
 
-  async listWork(kind: WorkKind, dueBy?: Date): Promise<Array<Record<string, unknown>>> {
-    const items: Array<Record<string, unknown>> = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: 'work',
-          KeyConditionExpression: dueBy ? 'workPk = :kind AND workSk <= :due' : 'workPk = :kind',
-          // workSk starts with the ISO time the work is due; '~' sorts after any suffix.
-          ExpressionAttributeValues: {
-            ':kind': kind,
-            ...(dueBy ? { ':due': `${dueBy.toISOString()}~` } : {}),
-          },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
+  listWork(kind: WorkKind, dueBy?: Date): Promise<Array<Record<string, unknown>>> {
+    return this.#queryAll({
+      IndexName: 'work',
+      KeyConditionExpression: dueBy ? 'workPk = :kind AND workSk <= :due' : 'workPk = :kind',
+      // workSk starts with the ISO time the work is due; '~' sorts after any suffix.
+      ExpressionAttributeValues: {
+        ':kind': kind,
+        ...(dueBy ? { ':due': `${dueBy.toISOString()}~` } : {}),
+      },
+    });
   }
 
   retryErroredNode(shardId: string, nodeId: string): Promise<boolean> {

@@ -161,16 +161,18 @@ export interface SweepSummary {
 }
 
 /** What a reconciliation sweep (flow 3) needs from the state store. */
-export interface SweepStore {
+export interface SweepStore
+  extends Pick<
+      StateStore,
+      'getLocation' | 'listNodes' | 'recordTopology' | 'placeWorkspace' | 'putStoreResource'
+    >,
+    Pick<ConvergenceStore, 'getShard'> {
   getSweepState(): Promise<SweepState>;
   loadTopologyDigests(): Promise<Map<string, string>>;
   saveTopologyDigests(
     digests: ReadonlyMap<string, string>,
     changedShards: readonly string[],
   ): Promise<void>;
-  getShard(shardId: string): Promise<ShardRecord | undefined>;
-  listNodes(shardId: string): Promise<NodeRecord[]>;
-  recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
   setNodeMembership(
     shardId: string,
     nodeId: string,
@@ -178,13 +180,5 @@ export interface SweepStore {
   ): Promise<boolean>;
   listWork(kind: WorkKind, dueBy?: Date): Promise<Array<Record<string, unknown>>>;
   retryErroredNode(shardId: string, nodeId: string): Promise<boolean>;
-  getLocation(businessId: string, locationId: string): Promise<LocationRecord | undefined>;
-  placeWorkspace(workspaceId: string, shardId: string, eventKey: string): Promise<boolean>;
-  putStoreResource(
-    shardId: string,
-    workspaceId: string,
-    status: ResourceStatus,
-    eventKey: string,
-  ): Promise<boolean>;
   writeSweepSummary(summary: SweepSummary, historyTtlSeconds: number): Promise<void>;
 }
