@@ -10,6 +10,14 @@ export interface BuildAppOptions {
   readonly context?: Record<string, unknown>;
 }
 
+const optionalInteger = (app: cdk.App, key: string): number | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n)) throw new Error(`context ${key} must be an integer`);
+  return n;
+};
+
 const optionalString = (app: cdk.App, key: string): string | undefined => {
   const value: unknown = app.node.tryGetContext(key);
   if (value === undefined || value === null || value === '') return undefined;
@@ -38,6 +46,7 @@ export function buildApp(opts: BuildAppOptions): { app: cdk.App; stack: ShardCon
     description: `shard-control control plane (${opts.stage})`,
     citrusUrl: optionalString(app, 'citrusUrl'),
     alarmEmail: optionalString(app, 'alarmEmail'),
+    reconcileRateMinutes: optionalInteger(app, 'reconcileRateMinutes'),
   });
   // cdk-nag 3 runs as a validation plugin: an unacknowledged finding fails synthesis.
   cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -14,7 +14,12 @@ export interface ConsumerDefinition {
   readonly maxConcurrency?: number;
   /** Contract queues the function sends to (gets `<QUEUE>_QUEUE_URL` env + SendMessage). */
   readonly sendsTo?: readonly QueueName[];
+  /** State table GSIs the function queries (least privilege: none unless listed). */
+  readonly tableIndexes?: readonly TableIndexName[];
 }
+
+/** GSI names of the state table (`TABLE_INDEXES` in stack.ts). */
+export type TableIndexName = 'work' | 'byLocation';
 
 export const CONSUMERS: readonly ConsumerDefinition[] = [
   // maxConcurrency 5 keeps the Citrus register/fetch rate bounded.
@@ -27,6 +32,8 @@ export const CONSUMERS: readonly ConsumerDefinition[] = [
     maxBatchingWindowSeconds: 1,
     maxConcurrency: 5,
     sendsTo: ['convergence'],
+    // Places the workspaces that waited for the location.
+    tableIndexes: ['byLocation'],
   },
   {
     functionName: 'workspace-lifecycle',
@@ -37,6 +44,7 @@ export const CONSUMERS: readonly ConsumerDefinition[] = [
     maxBatchingWindowSeconds: 1,
     maxConcurrency: 10,
     sendsTo: ['convergence'],
+    tableIndexes: ['byLocation'],
   },
   // One shard per invocation: a slow shard (many nodes) never delays the others in a batch.
   {

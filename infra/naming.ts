@@ -7,7 +7,8 @@ export type ResourceMarker =
   | { kind: 'queue'; name: string; dlq: string }
   | { kind: 'dlq'; name: string; sourceQueue?: string }
   | { kind: 'table'; name: string }
-  | { kind: 'function'; name: string; sourceQueue: string }
+  | { kind: 'function'; name: string; sourceQueue?: string }
+  | { kind: 'schedule'; name: string }
   | { kind: 'event-source-mapping'; name: string; sourceQueue: string };
 
 const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
@@ -35,6 +36,7 @@ const LOGICAL_ID_PREFIX: Record<ResourceMarker['kind'], string> = {
   dlq: 'Queue',
   table: 'Table',
   function: 'Function',
+  schedule: 'Schedule',
   'event-source-mapping': 'EventSourceMapping',
 };
 

@@ -24,8 +24,15 @@ import {
   tableName,
 } from '../shared/contracts/names.ts';
 import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
+import { ReconcileSchedule, SWEEP_FUNCTION } from './constructs/reconcile-schedule.ts';
 import { SqsConsumer, VISIBILITY_TIMEOUT_FACTOR } from './constructs/sqs-consumer.ts';
-import { CONSUMERS, type ConsumerDefinition, handlerEntry, hasHandler } from './functions.ts';
+import {
+  CONSUMERS,
+  type ConsumerDefinition,
+  handlerEntry,
+  hasHandler,
+  type TableIndexName,
+} from './functions.ts';
 import { assertStage, markResource, pascal, physicalName } from './naming.ts';
 
 /** Placeholder Citrus URL when context `citrusUrl` is not given: deploys, but fails fast at runtime. */
@@ -33,10 +40,13 @@ export const DEFAULT_CITRUS_URL = 'https://citrus.invalid';
 /** Stages whose data is disposable: no deletion protection, resources destroyed with the stack. */
 export const EPHEMERAL_STAGES: readonly string[] = ['local', 'dev'];
 /** Sparse GSIs the sweep queries (CONTRACTS §7 records set these attributes only when work is due). */
-export const TABLE_INDEXES = {
+export const TABLE_INDEXES: Record<
+  TableIndexName,
+  { name: string; partitionKey: string; sortKey: string }
+> = {
   work: { name: 'work', partitionKey: 'workPk', sortKey: 'workSk' },
   byLocation: { name: 'byLocation', partitionKey: 'locationPk', sortKey: 'locationSk' },
-} as const;
+};
 const DEFAULT_VISIBILITY_SECONDS = 30 * VISIBILITY_TIMEOUT_FACTOR;
 
 export interface ShardControlStackProps extends StackProps {
@@ -47,6 +57,8 @@ export interface ShardControlStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** @default CONSUMERS */
   readonly consumers?: readonly ConsumerDefinition[];
+  /** Reconciliation sweep interval (context `reconcileRateMinutes`). @default 5 */
+  readonly reconcileRateMinutes?: number;
 }
 
 export class ShardControlStack extends Stack {
@@ -58,6 +70,8 @@ export class ShardControlStack extends Stack {
   readonly consumers: ReadonlyMap<string, SqsConsumer>;
   readonly producerPolicy: iam.ManagedPolicy;
   readonly alarmTopic?: sns.Topic;
+  /** Present once `functions/reconcile-sweep/handler.ts` exists. */
+  readonly reconcile?: ReconcileSchedule;
 
   constructor(scope: Construct, id: string, props: ShardControlStackProps) {
     super(scope, id, props);
@@ -156,7 +170,7 @@ export class ShardControlStack extends Stack {
         entry: handlerEntry(definition.functionName),
         queue: queues[definition.queue],
         table: this.table,
-        tableIndexNames: Object.values(TABLE_INDEXES).map((index) => index.name),
+        tableIndexNames: (definition.tableIndexes ?? []).map((index) => TABLE_INDEXES[index].name),
         timeout: Duration.seconds(definition.timeoutSeconds),
         memorySize: definition.memorySize,
         batchSize: definition.batchSize,
@@ -173,6 +187,19 @@ export class ShardControlStack extends Stack {
       built.set(definition.functionName, consumer);
     }
     this.consumers = built;
+
+    if (hasHandler(SWEEP_FUNCTION)) {
+      this.reconcile = new ReconcileSchedule(this, 'Reconcile', {
+        stage,
+        table: this.table,
+        tableIndexNames: [TABLE_INDEXES.work.name],
+        convergenceQueue: queues.convergence.queue,
+        deadLetterQueue: this.scheduleDlq,
+        rateMinutes: props.reconcileRateMinutes,
+        removalPolicy,
+        alarmTopic: this.alarmTopic,
+      });
+    }
 
     const parameterPrefix = ssmPrefix(stage);
     for (const [key, parameter] of Object.entries(PARAMETERS)) {
@@ -219,6 +246,15 @@ export class ShardControlStack extends Stack {
     new CfnOutput(this, 'ProducerPolicyArn', { value: this.producerPolicy.managedPolicyArn });
     for (const [name, consumer] of built) {
       new CfnOutput(this, `${pascal(name)}FunctionName`, { value: consumer.function.functionName });
+    }
+    if (this.reconcile) {
+      // Operators pause/resume reconciliation with Scheduler UpdateSchedule on this name.
+      new CfnOutput(this, 'ReconcileScheduleName', {
+        value: this.reconcile.schedule.scheduleName,
+      });
+      new CfnOutput(this, 'ReconcileSweepFunctionName', {
+        value: this.reconcile.function.functionName,
+      });
     }
     if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
   }

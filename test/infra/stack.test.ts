@@ -165,9 +165,12 @@ describe('alarms', () => {
     }
   });
 
-  it('alarms on errors of every deployed function', () => {
+  it('alarms on errors of every deployed function, the sweep included', () => {
     const errors = alarms.filter((a) => a.Properties.MetricName === 'Errors');
-    expect(errors).toHaveLength(deployed.length);
+    expect(errors).toHaveLength(deployed.length + 1);
+    expect(errors.map((a) => a.Properties.AlarmName)).toContain(
+      'shard-control-dev-reconcile-sweep-errors',
+    );
   });
 
   it('creates an alarm topic only with context alarmEmail', () => {
@@ -201,8 +204,8 @@ describe('alarms', () => {
 });
 
 describe('functions', () => {
-  it('deploys a consumer exactly for the functions whose handler exists', () => {
-    template.resourceCountIs('AWS::Lambda::Function', deployed.length);
+  it('deploys a consumer exactly for the functions whose handler exists, plus the sweep', () => {
+    template.resourceCountIs('AWS::Lambda::Function', deployed.length + 1);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', deployed.length);
     expect(deployed.map((c) => c.functionName)).toContain('shard-creation');
   });
@@ -426,6 +429,8 @@ describe('outputs and producer policy', () => {
       template.hasOutput(`${name}DlqArn`, {});
     }
     template.hasOutput('ReconcileScheduleDlqUrl', { Value: { Ref: 'QueueReconcileScheduleDlq' } });
+    template.hasOutput('ReconcileScheduleName', { Value: { Ref: 'ScheduleReconcileSweep' } });
+    template.hasOutput('ReconcileSweepFunctionName', { Value: { Ref: 'FunctionReconcileSweep' } });
     template.hasOutput('TableName', { Value: { Ref: 'Table' } });
     template.hasOutput('ProducerPolicyArn', {});
   });
@@ -443,5 +448,128 @@ describe('outputs and producer policy', () => {
         ],
       },
     });
+  });
+});
+
+describe('reconciliation (flow 3) in the stack', () => {
+  const policyOf = (roleFragment: string) =>
+    Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleFragment))
+      .flatMap(
+        (p) =>
+          p.Properties.PolicyDocument.Statement as {
+            Action: string | string[];
+            Resource: unknown;
+          }[],
+      );
+  const actionsOn = (statements: { Action: string | string[]; Resource: unknown }[], r: unknown) =>
+    statements
+      .filter((s) => JSON.stringify(s.Resource).includes(JSON.stringify(r)))
+      .flatMap((s) => s.Action);
+
+  it('runs the sweep every 5 minutes by default, dead-lettering to reconcile-schedule-dlq', () => {
+    expect(resources.ScheduleReconcileSweep?.Properties).toMatchObject({
+      Name: 'shard-control-dev-reconcile-sweep',
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Target: {
+        Arn: { 'Fn::GetAtt': ['FunctionReconcileSweep', 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['QueueReconcileScheduleDlq', 'Arn'] } },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 240 },
+      },
+    });
+    expect(resources.ScheduleReconcileSweep?.Metadata?.[RESOURCE_METADATA_KEY]).toEqual({
+      kind: 'schedule',
+      name: 'reconcile-sweep',
+    });
+  });
+
+  it('gives the sweep its table (work index only), the convergence queue and stage parameters', () => {
+    expect(resources.FunctionReconcileSweep?.Properties.Environment).toEqual({
+      Variables: {
+        STAGE: 'dev',
+        TABLE_NAME: { Ref: 'Table' },
+        CONVERGENCE_QUEUE_URL: { Ref: 'QueueConvergence' },
+        POWERTOOLS_SERVICE_NAME: 'reconcile-sweep',
+        POWERTOOLS_METRICS_NAMESPACE: 'ShardControl',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+    const statements = policyOf('ReconcileRole');
+    expect(actionsOn(statements, { 'Fn::GetAtt': ['QueueConvergence', 'Arn'] })).toContain(
+      'sqs:SendMessage',
+    );
+    // Never a consumer of any queue.
+    expect(statements.flatMap((s) => s.Action)).not.toContain('sqs:ReceiveMessage');
+    const table = statements.find((s) => JSON.stringify(s.Resource).includes('"Table"'));
+    expect(table?.Action).toEqual(
+      expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']),
+    );
+    expect(JSON.stringify(table?.Resource)).toContain('/index/work');
+    expect(JSON.stringify(table?.Resource)).not.toContain('/index/byLocation');
+    expect(
+      statements.some((s) => JSON.stringify(s.Resource).includes(':parameter/shard-control/dev/*')),
+    ).toBe(true);
+  });
+
+  it('sends failed async sweeps to the schedule DLQ without Lambda retries', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: 'FunctionReconcileSweep' },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 240,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': ['QueueReconcileScheduleDlq', 'Arn'] } },
+      },
+    });
+    expect(
+      actionsOn(policyOf('ReconcileRole'), { 'Fn::GetAtt': ['QueueReconcileScheduleDlq', 'Arn'] }),
+    ).toContain('sqs:SendMessage');
+  });
+
+  it("lets the schedule's role invoke the sweep and send to the schedule DLQ, nothing else", () => {
+    const statements = policyOf('ReconcileScheduleRole');
+    expect(statements.flatMap((s) => s.Action).sort()).toEqual([
+      'lambda:InvokeFunction',
+      'sqs:SendMessage',
+    ]);
+    expect(actionsOn(statements, { 'Fn::GetAtt': ['QueueReconcileScheduleDlq', 'Arn'] })).toEqual([
+      'sqs:SendMessage',
+    ]);
+  });
+
+  it('alarms when 3 intervals pass without a SweepSucceeded metric (missing data breaches)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'shard-control-dev-reconcile-sweep-missed',
+      Namespace: 'ShardControl',
+      MetricName: 'SweepSucceeded',
+      Dimensions: [{ Name: 'service', Value: 'reconcile-sweep' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 3,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('converge-shard: convergence queue, batch 1, max concurrency 20, no GSI access', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: 'FunctionConvergeShard' },
+      EventSourceArn: { 'Fn::GetAtt': ['QueueConvergence', 'Arn'] },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+    const variables = resources.FunctionConvergeShard?.Properties.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(variables.Variables).toMatchObject({
+      SOURCE_QUEUE_URL: { Ref: 'QueueConvergence' },
+      DLQ_URL: { Ref: 'QueueConvergenceDlq' },
+      CONVERGENCE_QUEUE_URL: { Ref: 'QueueConvergence' },
+    });
+    const statements = policyOf('ConvergeShardConsumerRole');
+    expect(JSON.stringify(statements)).not.toContain('/index/');
+    expect(JSON.stringify(statements)).not.toContain('QueueShardCreation');
   });
 });
