@@ -8,8 +8,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './benchmark.ts';
 import { bundles } from './bundles.ts';
+import { shardCreateThroughput } from './shard-create-throughput.ts';
+import { workspaceLatency } from './workspace-latency.ts';
 
-export const BENCHMARKS: readonly Benchmark[] = [bundles as Benchmark];
+export const BENCHMARKS: readonly Benchmark[] = [
+  bundles as Benchmark,
+  shardCreateThroughput as Benchmark,
+  workspaceLatency as Benchmark,
+];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 

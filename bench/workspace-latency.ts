@@ -1,0 +1,240 @@
+// Latency of flow 2 on the local stack: from sending a workspace.created to its store being
+// monitored on every node of its shard (node simulator state polled every 10 ms), with 20 ms
+// node latency. Workspaces go out in waves so that latency is not only queueing. A second,
+// informational pattern sends single messages apart from each other: a lone message waits
+// for the event source's batching window (1 s on this queue in the template), by design.
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { LocalStack } from '../local/stack.ts';
+import type { WorkspaceEvent } from '../shared/contracts/producer.ts';
+import { ShardControlProducer } from '../shared/contracts/producer.ts';
+import { type Benchmark, table } from './benchmark.ts';
+import {
+  diffStats,
+  percentile,
+  pollUntilDone,
+  runtimeStats,
+  startBenchStack,
+} from './local-stack.ts';
+
+export const TARGET_P95_MS = 1_000;
+const NODE_LATENCY_MS = 20;
+const SHARDS = 4;
+const NODES_PER_SHARD = 3;
+const LOCATIONS = 8;
+const WAVES = 5;
+const PER_WAVE = 20;
+const WAVE_GAP_MS = 1_500;
+const SINGLES = 10;
+const SINGLE_GAP_MS = 1_500;
+const POLL_MS = 10;
+
+export interface LatencyStats {
+  count: number;
+  p50: number;
+  p95: number;
+  max: number;
+  min: number;
+}
+
+export interface PatternResult {
+  pattern: string;
+  description: string;
+  latencyMs: LatencyStats;
+  runtime: ReturnType<typeof diffStats>;
+  /** Records per invocation (the batching window fills batches or times out). */
+  meanBatchSize: number;
+}
+
+export interface WorkspaceLatencyResult {
+  nodeLatencyMs: number;
+  shards: number;
+  nodesPerShard: number;
+  locations: number;
+  targetP95Ms: number;
+  mapping: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency: number };
+  /** The pattern the target is judged on. */
+  waves: PatternResult;
+  singles: PatternResult;
+}
+
+const stats = (values: number[]): LatencyStats => ({
+  count: values.length,
+  p50: Math.round(percentile(values, 50)),
+  p95: Math.round(percentile(values, 95)),
+  max: Math.round(Math.max(...values)),
+  min: Math.round(Math.min(...values)),
+});
+
+async function runPattern(
+  stack: LocalStack,
+  producer: ShardControlProducer,
+  shardOf: Map<string, string>,
+  groups: WorkspaceEvent[][],
+  gapMs: number,
+): Promise<{ latencies: number[]; runtime: ReturnType<typeof diffStats> }> {
+  const fleet = stack.fleet!;
+  const nodesOf = new Map([...new Set(shardOf.values())].map((s) => [s, fleet.nodesOf(s)]));
+  const before = runtimeStats(stack, 'workspace-lifecycle', 'workspace-lifecycle');
+  const sentAt = new Map<string, number>();
+  const all = groups.flat();
+  const monitored = (workspaceId: string) => {
+    const event = all.find((e) => e.data.workspaceId === workspaceId)!;
+    const nodes = nodesOf.get(shardOf.get(event.data.locationId)!)!;
+    return nodes.every((n) => n.state.stores.has(workspaceId));
+  };
+  const ids = all.map((e) => e.data.workspaceId);
+  const polling = pollUntilDone(ids, monitored, 120_000, POLL_MS);
+  for (const [i, group] of groups.entries()) {
+    if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+    const t = performance.now();
+    for (const e of group) sentAt.set(e.data.workspaceId, t);
+    const out = await producer.sendWorkspaceEvents(group);
+    if (out.failed.length > 0) throw new Error(`${out.failed.length} sends failed`);
+  }
+  const doneAt = await polling;
+  await stack.waitForIdle(60_000);
+  return {
+    latencies: ids.map((id) => doneAt.get(id)! - sentAt.get(id)!),
+    runtime: diffStats(runtimeStats(stack, 'workspace-lifecycle', 'workspace-lifecycle'), before),
+  };
+}
+
+async function run(): Promise<WorkspaceLatencyResult> {
+  const stack = await startBenchStack({
+    shards: SHARDS,
+    nodesPerShard: NODES_PER_SHARD,
+    nodeFaults: { latencyMs: NODE_LATENCY_MS },
+  });
+  try {
+    const producer = new ShardControlProducer({ sqs: stack.sqs, queueUrls: stack.queues });
+    const locations = Array.from({ length: LOCATIONS }, (_, i) => ({
+      businessId: 'biz-bench-ws',
+      locationId: `loc-${i}`,
+      businessType: 'restaurant',
+    }));
+    await producer.sendShardCreates(locations);
+    await stack.waitForIdle(60_000);
+    const doc = DynamoDBDocumentClient.from(stack.ddb);
+    const shardOf = new Map<string, string>();
+    for (const l of locations) {
+      const out = await doc.send(
+        new GetCommand({
+          TableName: stack.tableName,
+          Key: { pk: `LOC#${l.businessId}#${l.locationId}`, sk: 'META' },
+        }),
+      );
+      const shardId = out.Item?.shardId as string | undefined;
+      if (!shardId) throw new Error(`location ${l.locationId} was not registered`);
+      shardOf.set(l.locationId, shardId);
+    }
+    const event = (id: string, i: number): WorkspaceEvent => ({
+      type: 'workspace.created',
+      data: {
+        workspaceId: id,
+        userId: `user-${id}`,
+        businessId: 'biz-bench-ws',
+        locationId: locations[i % LOCATIONS]!.locationId,
+      },
+    });
+    // Warm-up: every sandbox the waves will use is started and has loaded its module.
+    await runPattern(
+      stack,
+      producer,
+      shardOf,
+      [Array.from({ length: 40 }, (_, i) => event(`ws-warm-${i}`, i))],
+      0,
+    );
+
+    const waveGroups = Array.from({ length: WAVES }, (_, w) =>
+      Array.from({ length: PER_WAVE }, (_, i) =>
+        event(`ws-wave-${w}-${String(i).padStart(2, '0')}`, w * PER_WAVE + i),
+      ),
+    );
+    const waves = await runPattern(stack, producer, shardOf, waveGroups, WAVE_GAP_MS);
+    const singleGroups = Array.from({ length: SINGLES }, (_, i) => [event(`ws-single-${i}`, i)]);
+    const singles = await runPattern(stack, producer, shardOf, singleGroups, SINGLE_GAP_MS);
+
+    const m = stack.topology.mappings.find((x) => x.queueName === 'workspace-lifecycle')!;
+    const pattern = (
+      name: string,
+      description: string,
+      r: Awaited<ReturnType<typeof runPattern>>,
+    ): PatternResult => ({
+      pattern: name,
+      description,
+      latencyMs: stats(r.latencies),
+      runtime: r.runtime,
+      meanBatchSize:
+        r.runtime.invocations > 0
+          ? Math.round((r.runtime.received / r.runtime.invocations) * 10) / 10
+          : 0,
+    });
+    return {
+      nodeLatencyMs: NODE_LATENCY_MS,
+      shards: SHARDS,
+      nodesPerShard: NODES_PER_SHARD,
+      locations: LOCATIONS,
+      targetP95Ms: TARGET_P95_MS,
+      mapping: {
+        batchSize: m.batchSize,
+        maxBatchingWindowSeconds: m.maxBatchingWindowSeconds,
+        maxConcurrency: m.maxConcurrency,
+      },
+      waves: pattern(
+        'waves',
+        `${WAVES} waves of ${PER_WAVE} (SendMessageBatch x${PER_WAVE / 10}), ${WAVE_GAP_MS} ms apart`,
+        waves,
+      ),
+      singles: pattern(
+        'singles',
+        `${SINGLES} single messages, ${SINGLE_GAP_MS} ms apart (informational)`,
+        singles,
+      ),
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+function format(r: WorkspaceLatencyResult): string {
+  const m = r.mapping;
+  const verdict = r.waves.latencyMs.p95 <= r.targetP95Ms ? 'PASS' : 'FAIL';
+  return [
+    `workspace.created -> store monitored on all ${r.nodesPerShard} nodes of its shard; node latency ${r.nodeLatencyMs} ms, ` +
+      `${r.shards} shards, event source batch ${m.batchSize} / window ${m.maxBatchingWindowSeconds} s / concurrency ${m.maxConcurrency}`,
+    table(
+      [
+        'pattern',
+        'send pattern',
+        'n',
+        'p50 ms',
+        'p95 ms',
+        'max ms',
+        'min ms',
+        'invocations',
+        'records/invocation',
+      ],
+      [r.waves, r.singles].map((p) => [
+        p.pattern,
+        p.description,
+        p.latencyMs.count,
+        p.latencyMs.p50,
+        p.latencyMs.p95,
+        p.latencyMs.max,
+        p.latencyMs.min,
+        p.runtime.invocations,
+        p.meanBatchSize,
+      ]),
+    ),
+    `target p95 <= ${r.targetP95Ms} ms (waves): ${verdict} (p95 ${r.waves.latencyMs.p95} ms)`,
+  ].join('\n');
+}
+
+export const workspaceLatency: Benchmark<WorkspaceLatencyResult> = {
+  name: 'workspace-latency',
+  description:
+    'workspace.created send -> monitored on every node (p50/p95/max), node latency 20 ms, target p95 <= 1 s',
+  run,
+  format,
+  passed: (r) => r.waves.latencyMs.p95 <= r.targetP95Ms,
+};
