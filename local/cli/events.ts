@@ -27,3 +27,5 @@ export function loadEvents(paths: string[]): EventFile[] {
 }
 
 export const SCENARIO_DIR = join(REPO_ROOT, 'events', 'shard-create');
+/** Workspace events of the sample locations (one of them is deleted again). */
+export const WORKSPACES_DIR = join(REPO_ROOT, 'events', 'workspaces');

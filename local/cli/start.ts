@@ -6,9 +6,9 @@
 //   --timeout=<seconds>  for --once (default 120)
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { ShardCreateMessage } from '../../shared/contracts/messages.ts';
+import type { ShardCreateMessage, WorkspaceMessage } from '../../shared/contracts/messages.ts';
 import { type LocalStack, PORT_ENV, startLocalStack } from '../stack.ts';
-import { loadEvents, SCENARIO_DIR } from './events.ts';
+import { loadEvents, SCENARIO_DIR, WORKSPACES_DIR } from './events.ts';
 
 // Local tooling on Node 20 by design: the SDK's Node 22 notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -72,6 +72,97 @@ async function locationStatus(
   };
 }
 
+interface WorkspaceStatus {
+  workspaceId: string;
+  location: string;
+  /** What the newest sample event says: monitored on every node, or on none. */
+  expect: 'monitored' | 'deleted';
+  shardId?: string;
+  /** Nodes holding the store (monitored) or still holding it (deleted). */
+  holding: number;
+  nodes: number;
+  ok: boolean;
+}
+
+/** The newest event per workspace decides (a delete wins a tie, as in the handler). */
+function expectedWorkspaces(events: WorkspaceMessage[]): Map<string, WorkspaceMessage> {
+  const newest = new Map<string, WorkspaceMessage>();
+  const keyOf = (m: WorkspaceMessage) =>
+    `${new Date(m.occurredAt).toISOString()}#${m.type === 'workspace.deleted' ? 1 : 0}`;
+  for (const m of events) {
+    const known = newest.get(m.data.workspaceId);
+    if (!known || keyOf(m) >= keyOf(known)) newest.set(m.data.workspaceId, m);
+  }
+  return newest;
+}
+
+async function workspaceStatus(
+  stack: LocalStack,
+  doc: DynamoDBDocumentClient,
+  m: WorkspaceMessage,
+): Promise<WorkspaceStatus> {
+  const { workspaceId, businessId, locationId } = m.data;
+  const expect = m.type === 'workspace.deleted' ? 'deleted' : 'monitored';
+  const base = { workspaceId, location: `${businessId}/${locationId}`, expect } as const;
+  const loc = await doc.send(
+    new GetCommand({
+      TableName: stack.tableName,
+      Key: { pk: `LOC#${businessId}#${locationId}`, sk: 'META' },
+    }),
+  );
+  const shardId = loc.Item?.shardId as string | undefined;
+  const ws = await doc.send(
+    new GetCommand({ TableName: stack.tableName, Key: { pk: `WS#${workspaceId}`, sk: 'META' } }),
+  );
+  const recorded = ws.Item?.status as string | undefined;
+  const recordOk = expect === 'deleted' ? recorded === 'deleted' : recorded === 'active';
+  if (stack.fleet) {
+    // Ground truth: the node agents' monitored stores (a deleted one must be on no node).
+    const nodes = shardId ? stack.fleet.nodesOf(shardId) : [];
+    const holders = stack.fleet.nodes.filter((n) => n.state.stores.has(workspaceId));
+    const onShard = holders.filter((n) => nodes.includes(n)).length;
+    const ok =
+      recordOk &&
+      (expect === 'deleted'
+        ? holders.length === 0
+        : nodes.length > 0 && onShard === nodes.length && holders.length === onShard);
+    return {
+      ...base,
+      ...(shardId ? { shardId } : {}),
+      holding: holders.length,
+      nodes: nodes.length,
+      ok,
+    };
+  }
+  // External Citrus: no access to the nodes; trust the store resource and node sync state.
+  if (!shardId) return { ...base, holding: 0, nodes: 0, ok: false };
+  const out = await doc.send(
+    new QueryCommand({
+      TableName: stack.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :node)',
+      ExpressionAttributeValues: { ':pk': `SHARD#${shardId}`, ':node': 'NODE#' },
+    }),
+  );
+  const nodes = (out.Items ?? []).filter((n) => n.status !== 'decommissioned');
+  const synced = nodes.filter((n) => n.status === 'active').length;
+  const store = await doc.send(
+    new GetCommand({
+      TableName: stack.tableName,
+      Key: { pk: `SHARD#${shardId}`, sk: `RES#store#${workspaceId}` },
+    }),
+  );
+  const storeOk =
+    (store.Item?.status as string | undefined) === (expect === 'deleted' ? 'deleted' : 'active');
+  const ok = recordOk && storeOk && nodes.length > 0 && synced === nodes.length;
+  return {
+    ...base,
+    shardId,
+    holding: expect === 'deleted' ? nodes.length - synced : synced,
+    nodes: nodes.length,
+    ok,
+  };
+}
+
 async function dlqDepths(stack: LocalStack): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [name, url] of Object.entries(stack.queues)) {
@@ -94,32 +185,60 @@ function progressLine(stack: LocalStack, dlq: Record<string, number>): string {
   const failed = stack.pollers.reduce((n, p) => n + p.stats.failed, 0);
   const inDlq = Object.values(dlq).reduce((a, b) => a + b, 0);
   const perNode = stack.fleet
-    ? stack.fleet.nodes.map((n) => `${n.nodeId.replace(/^shard-/, 's')}:${n.state.schemas.size}`)
+    ? stack.fleet.nodes.map(
+        (n) => `${n.nodeId.replace(/^shard-/, 's')}:${n.state.schemas.size}/${n.state.stores.size}`,
+      )
     : [];
   return `[progress] processed ${processed}, failed attempts ${failed}, in DLQ ${inDlq}${
-    perNode.length ? ` | schemas per node ${perNode.join(' ')}` : ''
+    perNode.length ? ` | schemas/stores per node ${perNode.join(' ')}` : ''
   }`;
 }
 
-function printSummary(rows: LocationStatus[]): void {
-  const table = rows.map((r) => ({
-    location: `${r.businessId}/${r.locationId}`,
-    shard: r.shardId ?? '-',
-    nodes: `${r.initialised}/${r.nodes}`,
-    ok: r.shardId && r.nodes > 0 && r.initialised === r.nodes ? 'yes' : 'NO',
-  }));
-  const widths = (['location', 'shard', 'nodes', 'ok'] as const).map((k) =>
-    Math.max(k.length, ...table.map((t) => t[k].length)),
-  );
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  console.log(line(['location', 'shard', 'nodes', 'ok']));
+/** Fixed-width table, two spaces between columns. */
+function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  console.log(line(headers));
   console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const t of table) console.log(line([t.location, t.shard, t.nodes, t.ok]));
+  for (const r of rows) console.log(line(r));
+}
+
+const locationOk = (r: LocationStatus) =>
+  Boolean(r.shardId) && r.nodes > 0 && r.initialised === r.nodes;
+
+function printSummary(rows: LocationStatus[]): void {
+  printTable(
+    ['location', 'shard', 'nodes', 'ok'],
+    rows.map((r) => [
+      `${r.businessId}/${r.locationId}`,
+      r.shardId ?? '-',
+      `${r.initialised}/${r.nodes}`,
+      locationOk(r) ? 'yes' : 'NO',
+    ]),
+  );
+}
+
+function printWorkspaceSummary(rows: WorkspaceStatus[]): void {
+  printTable(
+    ['workspace', 'location', 'shard', 'expect', 'store on', 'ok'],
+    rows.map((r) => [
+      r.workspaceId,
+      r.location,
+      r.shardId ?? '-',
+      r.expect,
+      `${r.holding}/${r.nodes}`,
+      r.ok ? 'yes' : 'NO',
+    ]),
+  );
 }
 
 async function main(): Promise<number> {
   const t0 = Date.now();
-  const scenario = demo ? loadEvents([SCENARIO_DIR]) : [];
+  const scenario = demo ? loadEvents([SCENARIO_DIR, WORKSPACES_DIR]) : [];
   const stack = await startLocalStack({
     log: flag('quiet') ? 'quiet' : 'pretty',
     source: flag('watch') ? 'ts' : 'bundle',
@@ -157,12 +276,24 @@ async function main(): Promise<number> {
 
   for (const { message } of scenario) await stack.sendMessage(message);
   if (scenario.length)
-    console.log(`sent ${scenario.length} sample messages from events/shard-create/`);
+    console.log(
+      `sent ${scenario.length} sample messages from events/shard-create/ and events/workspaces/`,
+    );
 
   const doc = DynamoDBDocumentClient.from(stack.ddb);
   const locations = scenario
     .map((s) => s.message)
     .filter((m): m is ShardCreateMessage => m.type === 'shard.create');
+  const workspaces = [
+    ...expectedWorkspaces(
+      scenario
+        .map((s) => s.message)
+        .filter(
+          (m): m is WorkspaceMessage =>
+            m.type === 'workspace.created' || m.type === 'workspace.deleted',
+        ),
+    ).values(),
+  ];
 
   if (!once) {
     const timer = setInterval(async () => {
@@ -180,12 +311,17 @@ async function main(): Promise<number> {
 
   const deadline = t0 + timeoutSeconds * 1000;
   let rows: LocationStatus[] = [];
+  let wsRows: WorkspaceStatus[] = [];
   let converged = false;
+  const check = async () => {
+    rows = await Promise.all(locations.map((m) => locationStatus(stack, doc, m)));
+    wsRows = await Promise.all(workspaces.map((m) => workspaceStatus(stack, doc, m)));
+    return rows.every(locationOk) && wsRows.every((r) => r.ok);
+  };
   while (Date.now() < deadline) {
     try {
       await stack.waitForIdle(Math.max(1000, Math.min(5000, deadline - Date.now())));
-      rows = await Promise.all(locations.map((m) => locationStatus(stack, doc, m)));
-      converged = rows.every((r) => r.shardId && r.nodes > 0 && r.initialised === r.nodes);
+      converged = await check();
       if (converged) break;
     } catch {
       // Not idle yet.
@@ -193,14 +329,21 @@ async function main(): Promise<number> {
     console.log(progressLine(stack, await dlqDepths(stack)));
     await new Promise((r) => setTimeout(r, 1000));
   }
-  rows = await Promise.all(locations.map((m) => locationStatus(stack, doc, m)));
+  converged = await check();
   const dlq = await dlqDepths(stack);
   console.log('');
   printSummary(rows);
+  if (wsRows.length > 0) {
+    console.log('');
+    printWorkspaceSummary(wsRows);
+  }
   console.log(progressLine(stack, dlq));
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-  if (converged) console.log(`converged: ${rows.length} locations in ${seconds} s`);
-  else console.log(`NOT converged after ${seconds} s (timeout ${timeoutSeconds} s)`);
+  if (converged) {
+    console.log(
+      `converged: ${rows.length} locations and ${wsRows.length} workspaces in ${seconds} s`,
+    );
+  } else console.log(`NOT converged after ${seconds} s (timeout ${timeoutSeconds} s)`);
   stopping = stack.stop();
   await stopping;
   return converged ? 0 : 1;
