@@ -11,6 +11,7 @@ import {
   EPHEMERAL,
   FAST_RETRY_ENV,
   locationRecord,
+  NO_SWEEP_SECONDS,
   nodeRecords,
   requestsTo,
   schemaKeyOf,
@@ -32,6 +33,7 @@ describe('local stack with an external Citrus', () => {
     stack = await startLocalStack({
       ports: EPHEMERAL,
       log: 'quiet',
+      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
       citrusServerUrl: fleet.citrus.url,
       functionEnv: FAST_RETRY_ENV,
     });

@@ -15,6 +15,7 @@ import {
   FASTER_RETRY_ENV,
   type LocationRef,
   locationRecord,
+  NO_SWEEP_SECONDS,
   peekAll,
   queueArn,
   queueDepth,
@@ -45,6 +46,7 @@ describe('shard creation with Citrus failing', () => {
     stack = await startLocalStack({
       ports: EPHEMERAL,
       log: 'quiet',
+      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
       citrusServerUrl: proxy.url,
       functionEnv: FASTER_RETRY_ENV,
     });

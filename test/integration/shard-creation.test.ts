@@ -9,6 +9,7 @@ import {
   FAST_RETRY_ENV,
   type LocationRef,
   locationRecord,
+  NO_SWEEP_SECONDS,
   nodeRecords,
   peekAll,
   queueDepth,
@@ -26,6 +27,7 @@ describe('shard creation on the local stack', () => {
     stack = await startLocalStack({
       ports: EPHEMERAL,
       log: 'quiet',
+      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
       fleet: { shards: 3, nodesPerShard: 3 },
       functionEnv: FAST_RETRY_ENV,
     });

@@ -25,6 +25,13 @@ export const FAST_RETRY_ENV = { RETRY_BASE_SECONDS: '1' } as const;
  */
 export const FASTER_RETRY_ENV = { RETRY_BASE_SECONDS: '0.5' } as const;
 
+/**
+ * Sweep interval for stacks testing the event-driven flows: the scheduled sweep (tested in
+ * reconciliation.test.ts) would otherwise converge shards in the middle of an assertion,
+ * e.g. bring a `pending_sync` node back to `active`.
+ */
+export const NO_SWEEP_SECONDS = 3600;
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**

@@ -11,6 +11,7 @@ import {
   FAST_RETRY_ENV,
   type LocationRef,
   locationRecord,
+  NO_SWEEP_SECONDS,
   queueDepth,
   stopAndCheckPorts,
   workspaceRecord,
@@ -32,6 +33,7 @@ describe('workspace lifecycle on the local stack', () => {
     stack = await startLocalStack({
       ports: EPHEMERAL,
       log: 'quiet',
+      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
       fleet: { shards: 3, nodesPerShard: 3 },
       functionEnv: FAST_RETRY_ENV,
     });
