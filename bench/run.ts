@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './benchmark.ts';
 import { bundles } from './bundles.ts';
+import { reconcile } from './reconcile.ts';
 import { shardCreateThroughput } from './shard-create-throughput.ts';
 import { workspaceLatency } from './workspace-latency.ts';
 
@@ -15,6 +16,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   bundles as Benchmark,
   shardCreateThroughput as Benchmark,
   workspaceLatency as Benchmark,
+  reconcile as Benchmark,
 ];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

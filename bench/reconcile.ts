@@ -1,0 +1,397 @@
+// Reconciliation at scale, in-process with the real adapters (Repository on the local DynamoDB
+// emulator, CitrusClient and NodeAgentClient over HTTP to the simulators) and the real domain
+// (runSweep, convergeShard with the database strategy):
+// 1. a quiet sweep over 10,000 shards x 3 nodes: DynamoDB requests (SDK middleware) and time;
+// 2. a new node converged into a shard holding 10,000 stores + 1 schema: requests to it, time;
+// 3. a 50-node shard with 5 nodes down vs a 1-node shard, at the function's node parallelism,
+//    with every node at once, and one node after another.
+import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { startDynamoDbEmulator } from '../local/emulators/dynamodb.ts';
+import { startCitrus } from '../local/simulators/citrus.ts';
+import { type NodeAgentSimulator, startNodeAgent } from '../local/simulators/node-agent.ts';
+import { CitrusClient } from '../shared/adapters/citrus-client.ts';
+import { NodeAgentClient } from '../shared/adapters/node-agent-client.ts';
+import { Repository } from '../shared/adapters/repository.ts';
+import { LOCAL } from '../shared/contracts/names.ts';
+import { MAX_APPLY_IDS } from '../shared/contracts/node-agent.ts';
+import { SigningKeys } from '../shared/contracts/signing.ts';
+import { convergeShard } from '../shared/domain/convergence.ts';
+import { keys, WORK } from '../shared/domain/records.ts';
+import { roleStrategies } from '../shared/domain/roles/registry.ts';
+import { Secret } from '../shared/domain/secret.ts';
+import { runSweep, topologyDigest } from '../shared/domain/sweep.ts';
+import { createStateTable, localDynamoDb } from '../test/support/table.ts';
+import { type Benchmark, round, table } from './benchmark.ts';
+
+export const TARGETS = {
+  quietSweepRequests: 20,
+  quietSweepMs: 1_000,
+  /** 50 nodes with 5 offline vs 1 node. */
+  fleetRatio: 1.5,
+} as const;
+const SHARDS = 10_000;
+const NODES_PER_SHARD = 3;
+const BIG_SHARD_STORES = 10_000;
+const FLEET_NODES = 50;
+const FLEET_OFFLINE = 5;
+const FLEET_STORES = 100;
+const NODE_LATENCY_MS = 20;
+/** NODE_PARALLELISM in functions/converge-shard/handler.ts. */
+const FUNCTION_NODE_PARALLELISM = 16;
+const TABLE = 'shard-control-bench';
+const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));
+
+export interface ReconcileResult {
+  quietSweep: {
+    shards: number;
+    nodesPerShard: number;
+    dynamoRequests: number;
+    byOperation: Record<string, number>;
+    ms: number;
+    citrusPages: number;
+    jobs: number;
+  };
+  newNode: {
+    resources: number;
+    requests: number;
+    requestBound: number;
+    byRequest: Record<string, number>;
+    ms: number;
+    holdsAll: boolean;
+  };
+  fleet: Array<{
+    case: string;
+    nodes: number;
+    offline: number;
+    nodeParallelism: number;
+    ms: number;
+  }>;
+  fleetRatio: number;
+  fleetRatioAllAtOnce: number;
+}
+
+/** Counts every DynamoDB API call the client sends, by operation. */
+function countRequests(client: DynamoDBClient) {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+      counts.set(op, (counts.get(op) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchRequestCounter' },
+  );
+  return {
+    reset: () => counts.clear(),
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    byOperation: () => Object.fromEntries(counts),
+  };
+}
+
+async function batchWrite(client: DynamoDBClient, items: Array<Record<string, unknown>>) {
+  const chunks: Array<Array<Record<string, unknown>>> = [];
+  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
+  // A few writers at once: seeding is setup, not what is measured.
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      let requests = chunks[next++]!.map((item) => ({
+        PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) },
+      }));
+      while (requests.length) {
+        const out = await client.send(
+          new BatchWriteItemCommand({ RequestItems: { [TABLE]: requests } }),
+        );
+        requests = (out.UnprocessedItems?.[TABLE] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+const stamp = {
+  version: 1,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+};
+const shardItem = (shardId: string) => ({
+  ...keys.shard(shardId),
+  ...stamp,
+  type: 'shard',
+  shardId,
+  role: 'database',
+  status: 'active',
+});
+const nodeItem = (shardId: string, nodeId: string, endpoint: string, status = 'active') => ({
+  ...keys.node(shardId, nodeId),
+  ...stamp,
+  type: 'node',
+  shardId,
+  nodeId,
+  endpoint,
+  status,
+  consecutiveFailures: 0,
+  ...(status === 'joining'
+    ? { workPk: WORK.nodeJoining, workSk: `${stamp.createdAt}#${shardId}#${nodeId}` }
+    : {}),
+});
+const storeItem = (shardId: string, workspaceId: string) => ({
+  ...keys.store(shardId, workspaceId),
+  ...stamp,
+  type: 'resource',
+  kind: 'store',
+  shardId,
+  workspaceId,
+  status: 'active',
+  eventKey: stamp.createdAt,
+});
+const schemaItem = (shardId: string, businessId: string, locationId: string) => ({
+  ...keys.schema(shardId, businessId, locationId),
+  ...stamp,
+  type: 'resource',
+  kind: 'schema',
+  shardId,
+  businessId,
+  locationId,
+  businessType: 'restaurant',
+  status: 'active',
+});
+
+const nodeAgent = () => new NodeAgentClient({ signingKeys: new Secret(SIGNING), timeoutMs: 3_000 });
+
+async function converge(repository: Repository, shardId: string, nodeParallelism: number) {
+  const started = performance.now();
+  const result = await convergeShard(
+    shardId,
+    `bench-${shardId}-${nodeParallelism}`,
+    { store: repository, strategyFor: roleStrategies(nodeAgent(), nodeParallelism) },
+    { orphanGraceMs: 3_600_000, leaseMs: 120_000 },
+  );
+  return { ms: performance.now() - started, result };
+}
+
+async function quietSweep(client: DynamoDBClient, repository: Repository) {
+  const endpoint = 'http://127.0.0.1:9/unused';
+  const shards = Array.from({ length: SHARDS }, (_, i) => {
+    const shardId = `big-${String(i).padStart(5, '0')}`;
+    return {
+      shardId,
+      role: 'database',
+      nodes: Array.from({ length: NODES_PER_SHARD }, (_, n) => ({
+        nodeId: `${shardId}-node-${n + 1}`,
+        endpoint,
+      })),
+    };
+  });
+  const items: Array<Record<string, unknown>> = [];
+  for (const s of shards) {
+    items.push(shardItem(s.shardId));
+    for (const n of s.nodes) items.push(nodeItem(s.shardId, n.nodeId, n.endpoint));
+  }
+  await batchWrite(client, items);
+  // What a first sweep over this fleet records: one digest per shard, in 16 chunk items.
+  await repository.saveTopologyDigests(
+    new Map(shards.map((s) => [s.shardId, topologyDigest(s)])),
+    shards.map((s) => s.shardId),
+  );
+
+  const citrus = await startCitrus({ apiKey: LOCAL.citrusApiKey, shards });
+  let pages = 0;
+  const client2 = new CitrusClient({
+    baseUrl: citrus.url,
+    apiKey: new Secret(LOCAL.citrusApiKey),
+    timeoutMs: 5_000,
+    attempts: 1,
+  });
+  const ports = {
+    store: repository,
+    citrus: {
+      shardHealthPage: (cursor?: string, limit?: number) => {
+        pages++;
+        return client2.shardHealthPage(cursor, limit);
+      },
+    },
+    enqueue: async () => [] as string[],
+    remainingMs: () => 900_000,
+  };
+  const settings = {
+    enabled: true,
+    fullVerifyEvery: 1_000,
+    reserveMs: 15_000,
+    historyTtlSeconds: 3600,
+  };
+  try {
+    await runSweep(ports, settings);
+    const counter = countRequests(client);
+    pages = 0;
+    const started = performance.now();
+    const result = await runSweep(ports, settings);
+    const ms = performance.now() - started;
+    return {
+      shards: SHARDS,
+      nodesPerShard: NODES_PER_SHARD,
+      dynamoRequests: counter.total(),
+      byOperation: counter.byOperation(),
+      ms: round(ms),
+      citrusPages: pages,
+      jobs: result.outcome === 'swept' ? result.jobs : -1,
+    };
+  } finally {
+    await citrus.stop();
+  }
+}
+
+async function newNode(client: DynamoDBClient, repository: Repository) {
+  const shardId = 'stores-10k';
+  const node = await startNodeAgent({ nodeId: `${shardId}-node-new`, signingKeys: SIGNING });
+  try {
+    const items: Array<Record<string, unknown>> = [
+      shardItem(shardId),
+      nodeItem(shardId, node.nodeId, node.url, 'joining'),
+      schemaItem(shardId, 'biz-bench', 'loc-1'),
+    ];
+    for (let i = 0; i < BIG_SHARD_STORES; i++) {
+      items.push(storeItem(shardId, `ws-${String(i).padStart(5, '0')}`));
+    }
+    await batchWrite(client, items);
+    const { ms } = await converge(repository, shardId, FUNCTION_NODE_PARALLELISM);
+    const resources = BIG_SHARD_STORES + 1;
+    const byRequest: Record<string, number> = {};
+    for (const r of node.requests) {
+      const key = `${r.method} ${r.path.split('?')[0]}`;
+      byRequest[key] = (byRequest[key] ?? 0) + 1;
+    }
+    return {
+      resources,
+      requests: node.requests.length,
+      requestBound: Math.ceil(resources / MAX_APPLY_IDS) + 3,
+      byRequest,
+      ms: round(ms),
+      holdsAll: node.state.stores.size === BIG_SHARD_STORES && node.state.schemas.size === 1,
+    };
+  } finally {
+    await node.stop();
+  }
+}
+
+async function fleet(client: DynamoDBClient, repository: Repository) {
+  const agents: NodeAgentSimulator[] = [];
+  const seedShard = async (shardId: string, nodes: number, offline: number) => {
+    const started = await Promise.all(
+      Array.from({ length: nodes }, (_, i) =>
+        startNodeAgent({
+          nodeId: `${shardId}-node-${i + 1}`,
+          signingKeys: SIGNING,
+          faults: i < offline ? { down: true } : { latencyMs: NODE_LATENCY_MS },
+        }),
+      ),
+    );
+    agents.push(...started);
+    const items: Array<Record<string, unknown>> = [
+      shardItem(shardId),
+      schemaItem(shardId, `biz-${shardId}`, 'loc-1'),
+      ...started.map((n) => nodeItem(shardId, n.nodeId, n.url)),
+      ...Array.from({ length: FLEET_STORES }, (_, i) => storeItem(shardId, `ws-${shardId}-${i}`)),
+    ];
+    await batchWrite(client, items);
+  };
+  try {
+    const cases = [
+      { case: '1 node', nodes: 1, offline: 0, nodeParallelism: FUNCTION_NODE_PARALLELISM },
+      {
+        case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down`,
+        nodes: FLEET_NODES,
+        offline: FLEET_OFFLINE,
+        nodeParallelism: FUNCTION_NODE_PARALLELISM,
+      },
+      {
+        case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down, all at once`,
+        nodes: FLEET_NODES,
+        offline: FLEET_OFFLINE,
+        nodeParallelism: FLEET_NODES,
+      },
+      {
+        case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down, one after another`,
+        nodes: FLEET_NODES,
+        offline: FLEET_OFFLINE,
+        nodeParallelism: 1,
+      },
+    ];
+    const rows = [];
+    for (const [i, c] of cases.entries()) {
+      const shardId = `fleet-${i}`;
+      await seedShard(shardId, c.nodes, c.offline);
+      // Every node starts empty: each run pushes the whole shard to every reachable node.
+      const { ms } = await converge(repository, shardId, c.nodeParallelism);
+      rows.push({ ...c, ms: round(ms) });
+    }
+    return rows;
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
+  }
+}
+
+export const reconcile: Benchmark<ReconcileResult> = {
+  name: 'reconcile',
+  description: `quiet sweep over ${SHARDS} shards x ${NODES_PER_SHARD} nodes; a new node into a ${BIG_SHARD_STORES}-store shard; a ${FLEET_NODES}-node shard with ${FLEET_OFFLINE} down (${NODE_LATENCY_MS} ms node latency)`,
+  async run() {
+    const dynamo = await startDynamoDbEmulator({ port: 0 });
+    const client = localDynamoDb(dynamo.url);
+    try {
+      await createStateTable(client, TABLE);
+      const repository = new Repository({ tableName: TABLE, client });
+      const quiet = await quietSweep(client, repository);
+      const node = await newNode(client, repository);
+      const fleetRows = await fleet(client, repository);
+      const one = fleetRows[0]!.ms;
+      return {
+        quietSweep: quiet,
+        newNode: node,
+        fleet: fleetRows,
+        fleetRatio: round(fleetRows[1]!.ms / one, 2),
+        fleetRatioAllAtOnce: round(fleetRows[2]!.ms / one, 2),
+      };
+    } finally {
+      client.destroy();
+      await dynamo.stop();
+    }
+  },
+  format(r) {
+    return [
+      table(
+        ['measure', 'value', 'target'],
+        [
+          [
+            'quiet sweep: DynamoDB requests',
+            r.quietSweep.dynamoRequests,
+            `<= ${TARGETS.quietSweepRequests}`,
+          ],
+          ['quiet sweep: ms', r.quietSweep.ms, `<= ${TARGETS.quietSweepMs}`],
+          ['quiet sweep: Citrus pages', r.quietSweep.citrusPages, ''],
+          ['new node: requests to it', r.newNode.requests, `<= ${r.newNode.requestBound}`],
+          ['new node: ms', r.newNode.ms, ''],
+          ['50 nodes (5 down) / 1 node', r.fleetRatio, `<= ${TARGETS.fleetRatio}`],
+          ['50 nodes (5 down), all at once / 1 node', r.fleetRatioAllAtOnce, ''],
+        ],
+      ),
+      '',
+      table(
+        ['convergence', 'nodes', 'down', 'parallelism', 'ms'],
+        r.fleet.map((f) => [f.case, f.nodes, f.offline, f.nodeParallelism, f.ms]),
+      ),
+      '',
+      `quiet sweep DynamoDB requests by operation: ${JSON.stringify(r.quietSweep.byOperation)}`,
+      `new node requests: ${JSON.stringify(r.newNode.byRequest)}`,
+    ].join('\n');
+  },
+  passed(r) {
+    return (
+      r.quietSweep.dynamoRequests <= TARGETS.quietSweepRequests &&
+      r.quietSweep.ms <= TARGETS.quietSweepMs &&
+      r.newNode.holdsAll &&
+      r.newNode.requests <= r.newNode.requestBound &&
+      r.fleetRatio <= TARGETS.fleetRatio
+    );
+  },
+};
