@@ -19,7 +19,8 @@ const producer = new ShardControlProducer({
 });
 
 export const handler = middy(async (_event: unknown, context: Context) => {
-  const { config, citrus } = await runtime();
+  // Read SSM afresh: an operator who flips the kill switch expects the next sweep to obey.
+  const { config, citrus } = await runtime({ fresh: true });
   const result = await runSweep(
     {
       store: repository,

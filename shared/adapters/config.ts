@@ -44,8 +44,11 @@ export function createConfigSource(options: ConfigSourceOptions) {
   // The same values give back the same object, so callers can cache clients by identity.
   let last: { fingerprint: string; config: Config } | undefined;
 
-  return async function loadConfig(): Promise<Config> {
+  /** `fresh` skips the cache (the sweep's kill switch must act on the next run, not in 5 min). */
+  return async function loadConfig(read: { fresh?: boolean } = {}): Promise<Config> {
     let values: Record<string, unknown>;
+    // getParametersByName has no forceFetch (Powertools 2.35): drop this provider's cache instead.
+    if (read.fresh) provider.clearCache();
     try {
       values = await provider.getParametersByName<string>(request, {
         maxAge: options.maxAgeSeconds ?? 300,

@@ -36,8 +36,8 @@ export async function domainPorts(): Promise<DomainPorts> {
   return (await runtime()).ports;
 }
 
-export async function runtime(): Promise<Runtime> {
-  const config = await loadConfig();
+export async function runtime(read: { fresh?: boolean } = {}): Promise<Runtime> {
+  const config = await loadConfig(read);
   if (cached?.config === config) return cached;
   const citrus = new CitrusClient({
     baseUrl: config.citrus.url,

@@ -68,7 +68,15 @@ export function databaseStrategy(agent: NodeAgentPort, nodeParallelism: number):
   ): Promise<NodeConvergence> {
     const endpoint = node.endpoint;
     try {
-      await agent.health(endpoint);
+      const health = (await agent.health(endpoint)) as { nodeId?: string };
+      // An endpoint that answers as another node (a reused address) must not get this node's state.
+      if (health.nodeId !== undefined && health.nodeId !== node.nodeId) {
+        return {
+          nodeId: node.nodeId,
+          ok: false,
+          error: `endpoint ${endpoint} answers as node ${health.nodeId}`,
+        };
+      }
     } catch (error) {
       return { nodeId: node.nodeId, ok: false, error: `unreachable: ${errorMessage(error)}` };
     }

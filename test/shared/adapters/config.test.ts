@@ -1,0 +1,109 @@
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SsmEmulator, startSsmEmulator } from '../../../local/emulators/index.ts';
+import { ConfigError, createConfigSource } from '../../../shared/adapters/config.ts';
+
+let emulator: SsmEmulator;
+let ssm: SSMClient;
+let stages = 0;
+const KEYS = '{"current":{"id":"k1","secret":"very-secret-signing-key"}}';
+
+beforeAll(async () => {
+  emulator = await startSsmEmulator({ port: 0 });
+  ssm = new SSMClient({
+    endpoint: emulator.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+});
+afterAll(() => emulator.stop());
+
+async function stage(values: Record<string, [string, 'String' | 'SecureString']>) {
+  const name = `cfg${++stages}`;
+  for (const [key, [Value, Type]] of Object.entries(values)) {
+    await ssm.send(
+      new PutParameterCommand({
+        Name: `/shard-control/${name}/${key}`,
+        Value,
+        Type,
+        Overwrite: true,
+      }),
+    );
+  }
+  const put = (key: string, Value: string) =>
+    ssm.send(
+      new PutParameterCommand({
+        Name: `/shard-control/${name}/${key}`,
+        Value,
+        Type: 'String',
+        Overwrite: true,
+      }),
+    );
+  return {
+    load: createConfigSource({ stage: name, provider: new SSMProvider({ awsSdkV3Client: ssm }) }),
+    put,
+  };
+}
+
+const required = {
+  'citrus/url': ['http://citrus', 'String'],
+  'citrus/api-key': ['citrus-secret-key', 'SecureString'],
+  'node-agent/signing-keys': [KEYS, 'SecureString'],
+} as const satisfies Record<string, [string, 'String' | 'SecureString']>;
+
+describe('createConfigSource', () => {
+  it('reads every parameter, decrypts secrets into Secret, and applies defaults', async () => {
+    const { load } = await stage({ ...required, 'reconcile/enabled': ['FALSE', 'String'] });
+    const config = await load();
+    expect(config.citrus).toMatchObject({
+      url: 'http://citrus',
+      timeoutMs: 5000,
+      retryAttempts: 3,
+    });
+    expect(config.citrus.apiKey.reveal()).toBe('citrus-secret-key');
+    expect(config.nodeAgent.signingKeys.reveal().current.id).toBe('k1');
+    expect(config.reconcile).toEqual({
+      orphanGraceSeconds: 3600,
+      fullVerifyEvery: 12,
+      errorAfterFailures: 5,
+      enabled: false,
+    });
+    expect(JSON.stringify(config)).not.toMatch(/citrus-secret-key|very-secret-signing-key/);
+  });
+
+  it('gives back the same object while values are unchanged, and sees changes on a fresh read', async () => {
+    const { load, put } = await stage({ ...required, 'reconcile/enabled': ['true', 'String'] });
+    const first = await load();
+    expect(await load()).toBe(first);
+    await put('reconcile/enabled', 'false');
+    expect((await load()).reconcile.enabled).toBe(true);
+    const fresh = await load({ fresh: true });
+    expect(fresh.reconcile.enabled).toBe(false);
+    expect(fresh).not.toBe(first);
+  });
+
+  it('names a missing required parameter', async () => {
+    const { load } = await stage({ 'citrus/url': ['http://citrus', 'String'] });
+    await expect(load()).rejects.toThrow(ConfigError);
+    await expect(load()).rejects.toThrow(
+      /SSM parameter \/shard-control\/cfg\d+\/citrus\/api-key is missing/,
+    );
+  });
+
+  it('rejects malformed signing keys without echoing them', async () => {
+    const { load } = await stage({
+      ...required,
+      'node-agent/signing-keys': ['{"current":{"id":"k1"},"x":"leak-me"}', 'SecureString'],
+    });
+    const error = await load().catch((e: Error) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/signing-keys is malformed: current.secret/);
+    expect((error as Error).message).not.toContain('leak-me');
+  });
+
+  it('rejects a non-numeric number', async () => {
+    const { load } = await stage({ ...required, 'citrus/timeout-ms': ['soon', 'String'] });
+    await expect(load()).rejects.toThrow(/citrus\/timeout-ms is not a non-negative number/);
+  });
+});
