@@ -1,15 +1,13 @@
 // Shared by the end-to-end benchmarks: a fresh local stack (CDK bundles, ephemeral ports,
 // quiet logs) and ground-truth polling of the node simulators.
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../local/runtime/lambda-pool.ts';
 import type { Faults } from '../local/simulators/faults.ts';
 import { type LocalStack, startLocalStack } from '../local/stack.ts';
 
 export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
-export const BENCH_LOG = join(
-  fileURLToPath(new URL('./results/', import.meta.url)),
-  'local-stack.log',
-);
+/** Function logs of the benchmark stacks (bench/results/ holds results only). */
+export const BENCH_LOG = join(REPO_ROOT, '.local', 'logs', 'bench-local-stack.log');
 
 export interface BenchStackOptions {
   shards: number;

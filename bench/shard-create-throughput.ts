@@ -17,7 +17,8 @@ const LOCATIONS = Number(process.env.BENCH_LOCATIONS ?? 200);
 const LATENCIES_MS = [0, 20];
 const SHARDS = 4;
 const NODES_PER_SHARD = 3;
-const WARMUP = 10;
+// Enough to start every sandbox (5 concurrent batches of 10), so cold starts stay out of the run.
+const WARMUP = 50;
 const POLL_MS = 10;
 const TIMEOUT_MS = 180_000;
 
@@ -35,6 +36,11 @@ export interface ThroughputRun {
   /** Node agent requests during the measurement (N x nodes per shard when nothing is retried). */
   nodeRequests: number;
   stackStartMs: number;
+  /**
+   * Share of the measurement the benchmark process's main thread was busy: it runs the SQS
+   * and DynamoDB emulators, the simulators and the pollers (the handlers run in worker threads).
+   */
+  mainThreadBusy: number;
 }
 
 export interface ThroughputResult {
@@ -74,6 +80,7 @@ async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; sta
   const before = runtimeStats(stack, 'shard-creation', 'shard-creation');
   const putsBefore = fleet.nodes.reduce((n, node) => n + node.requests.length, 0);
   const keys = Array.from({ length: LOCATIONS }, (_, i) => keyOf(i, 'loc'));
+  const elu = performance.eventLoopUtilization();
   const t0 = performance.now();
   const sending = producer.sendShardCreates(locations('loc', LOCATIONS));
   const polling = pollUntilDone(keys, initialised, TIMEOUT_MS, POLL_MS);
@@ -82,6 +89,7 @@ async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; sta
   if (sent.failed.length > 0) throw new Error(`${sent.failed.length} sends failed`);
   const doneAt = await polling;
   const totalMs = Math.max(...doneAt.values()) - t0;
+  const mainThreadBusy = round(performance.eventLoopUtilization(elu).utilization, 2);
   await stack.waitForIdle(60_000);
   const completions = [...doneAt.values()].map((t) => t - t0);
   const nodeRequests = fleet.nodes.reduce((n, node) => n + node.requests.length, 0) - putsBefore;
@@ -101,6 +109,7 @@ async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; sta
       runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
       nodeRequests,
       stackStartMs,
+      mainThreadBusy,
     },
   };
 }
@@ -156,7 +165,9 @@ function format(result: ThroughputResult): string {
         'p95 ms',
         'batches',
         'retried',
+        'cold starts',
         'node requests',
+        'main thread busy',
       ],
       result.runs.map((r) => [
         r.nodeLatencyMs,
@@ -168,7 +179,9 @@ function format(result: ThroughputResult): string {
         r.completionMs.p95,
         r.runtime.batches,
         r.runtime.failedRecords,
+        r.runtime.coldStarts,
         r.nodeRequests,
+        r.mainThreadBusy,
       ]),
     ),
   ].join('\n');
