@@ -7,22 +7,22 @@
 //    with every node at once, and one node after another.
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { startDynamoDbEmulator } from '../local/emulators/dynamodb.ts';
 import { startCitrus } from '../local/simulators/citrus.ts';
-import { type NodeAgentSimulator, startNodeAgent } from '../local/simulators/node-agent.ts';
+import { startNodeAgent } from '../local/simulators/node-agent.ts';
 import { CitrusClient } from '../shared/adapters/citrus-client.ts';
 import { NodeAgentClient } from '../shared/adapters/node-agent-client.ts';
 import { Repository } from '../shared/adapters/repository.ts';
 import { LOCAL } from '../shared/contracts/names.ts';
 import { MAX_APPLY_IDS } from '../shared/contracts/node-agent.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
-import { convergeShard } from '../shared/domain/convergence.ts';
+import { CONVERGENCE_NODE_PARALLELISM, convergeShard } from '../shared/domain/convergence.ts';
 import { keys, WORK } from '../shared/domain/records.ts';
 import { roleStrategies } from '../shared/domain/roles/registry.ts';
 import { Secret } from '../shared/domain/secret.ts';
 import { runSweep, topologyDigest } from '../shared/domain/sweep.ts';
 import { createStateTable, localDynamoDb } from '../test/support/table.ts';
 import { type Benchmark, round, table } from './benchmark.ts';
+import { startRemoteDynamoDb, startRemoteNodes } from './support/remote.ts';
 
 export const TARGETS = {
   quietSweepRequests: 20,
@@ -37,8 +37,6 @@ const FLEET_NODES = 50;
 const FLEET_OFFLINE = 5;
 const FLEET_STORES = 100;
 const NODE_LATENCY_MS = 20;
-/** NODE_PARALLELISM in functions/converge-shard/handler.ts. */
-const FUNCTION_NODE_PARALLELISM = 16;
 const TABLE = 'shard-control-bench';
 const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));
 
@@ -255,7 +253,7 @@ async function newNode(client: DynamoDBClient, repository: Repository) {
       items.push(storeItem(shardId, `ws-${String(i).padStart(5, '0')}`));
     }
     await batchWrite(client, items);
-    const { ms } = await converge(repository, shardId, FUNCTION_NODE_PARALLELISM);
+    const { ms } = await converge(repository, shardId, CONVERGENCE_NODE_PARALLELISM);
     const resources = BIG_SHARD_STORES + 1;
     const byRequest: Record<string, number> = {};
     for (const r of node.requests) {
@@ -276,18 +274,19 @@ async function newNode(client: DynamoDBClient, repository: Repository) {
 }
 
 async function fleet(client: DynamoDBClient, repository: Repository) {
-  const agents: NodeAgentSimulator[] = [];
+  // The nodes run on their own thread, as they run on their own machines in production; on
+  // the function's thread their request handling would be counted as convergence time.
+  const agents: Array<{ stop(): Promise<void> }> = [];
   const seedShard = async (shardId: string, nodes: number, offline: number) => {
-    const started = await Promise.all(
-      Array.from({ length: nodes }, (_, i) =>
-        startNodeAgent({
-          nodeId: `${shardId}-node-${i + 1}`,
-          signingKeys: SIGNING,
-          faults: i < offline ? { down: true } : { latencyMs: NODE_LATENCY_MS },
-        }),
-      ),
+    const remote = await startRemoteNodes(
+      Array.from({ length: nodes }, (_, i) => ({
+        nodeId: `${shardId}-node-${i + 1}`,
+        faults: i < offline ? { down: true } : { latencyMs: NODE_LATENCY_MS },
+      })),
+      SIGNING,
     );
-    agents.push(...started);
+    agents.push(remote);
+    const started = remote.nodes;
     const items: Array<Record<string, unknown>> = [
       shardItem(shardId),
       schemaItem(shardId, `biz-${shardId}`, 'loc-1'),
@@ -298,12 +297,12 @@ async function fleet(client: DynamoDBClient, repository: Repository) {
   };
   try {
     const cases = [
-      { case: '1 node', nodes: 1, offline: 0, nodeParallelism: FUNCTION_NODE_PARALLELISM },
+      { case: '1 node', nodes: 1, offline: 0, nodeParallelism: CONVERGENCE_NODE_PARALLELISM },
       {
         case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down`,
         nodes: FLEET_NODES,
         offline: FLEET_OFFLINE,
-        nodeParallelism: FUNCTION_NODE_PARALLELISM,
+        nodeParallelism: CONVERGENCE_NODE_PARALLELISM,
       },
       {
         case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down, all at once`,
@@ -336,7 +335,7 @@ export const reconcile: Benchmark<ReconcileResult> = {
   name: 'reconcile',
   description: `quiet sweep over ${SHARDS} shards x ${NODES_PER_SHARD} nodes; a new node into a ${BIG_SHARD_STORES}-store shard; a ${FLEET_NODES}-node shard with ${FLEET_OFFLINE} down (${NODE_LATENCY_MS} ms node latency)`,
   async run() {
-    const dynamo = await startDynamoDbEmulator({ port: 0 });
+    const dynamo = await startRemoteDynamoDb();
     const client = localDynamoDb(dynamo.url);
     try {
       await createStateTable(client, TABLE);

@@ -1,16 +1,11 @@
 import type { ShardConvergeMessage } from '../../shared/contracts/messages.ts';
-import { convergeShard } from '../../shared/domain/convergence.ts';
+import { CONVERGENCE_NODE_PARALLELISM, convergeShard } from '../../shared/domain/convergence.ts';
 import { DEFAULT_NODE_POLICY } from '../../shared/domain/node-status.ts';
 import { roleStrategies } from '../../shared/domain/roles/registry.ts';
 import { repository, runtime } from '../../shared/lambda/clients.ts';
 import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
 import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
 
-/**
- * Nodes of one shard converged at once. Shards have a handful of nodes, so in practice all of
- * them: a 50-node shard then takes about as long as a 1-node one (`npm run bench -- reconcile`).
- */
-const NODE_PARALLELISM = 64;
 /** A lease outlives the invocation a little, so a crashed run blocks the shard only briefly. */
 const LEASE_MARGIN_MS = 10_000;
 
@@ -22,7 +17,7 @@ export const handler = createSqsConsumer<ShardConvergeMessage>({
     const result = await convergeShard(
       data.shardId,
       record.messageId,
-      { store: repository, strategyFor: roleStrategies(nodeAgent, NODE_PARALLELISM) },
+      { store: repository, strategyFor: roleStrategies(nodeAgent, CONVERGENCE_NODE_PARALLELISM) },
       {
         orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
         leaseMs: context.getRemainingTimeInMillis() + LEASE_MARGIN_MS,

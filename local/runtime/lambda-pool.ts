@@ -7,22 +7,12 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { InvocationError, ToParent, ToWorker, WorkerData } from './lambda-protocol.ts';
+import { startTsWorker } from './ts-worker.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const WORKER_URL = pathToFileURL(join(here, 'lambda-worker.ts')).href;
-// Workers are plain Node threads (no vitest/tsx transform inherited), and on Node 20 an
-// `--import` loader in execArgv does not apply to the worker's own entry: a small CommonJS
-// bootstrap registers tsx first, so the worker script and 'ts' mode handler sources load.
-const TSX_API = pathToFileURL(
-  join(
-    dirname(createRequire(import.meta.url).resolve('tsx/package.json')),
-    'dist/esm/api/index.mjs',
-  ),
-).href;
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); });`;
-
+const WORKER_URL = join(here, 'lambda-worker.ts');
 export const REPO_ROOT = resolve(here, '..', '..');
 
 export interface PoolFunction {
@@ -160,8 +150,7 @@ export class LambdaPool {
       memorySize: this.fn.memorySize,
       logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
     };
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
+    const worker = startTsWorker(WORKER_URL, {
       workerData: data,
       env: { ...this.fn.env, AWS_LAMBDA_LOG_STREAM_NAME: data.logStreamName },
       execArgv: ['--enable-source-maps'],

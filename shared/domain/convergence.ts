@@ -9,6 +9,12 @@ import type { ConvergenceStore } from './ports.ts';
 import { truncate } from './records.ts';
 import type { RoleStrategy } from './roles/index.ts';
 
+/**
+ * Nodes of one shard converged at once. Shards have a handful of nodes, so in practice all of
+ * them: a 50-node shard then takes about as long as a 1-node one (`npm run bench -- reconcile`).
+ */
+export const CONVERGENCE_NODE_PARALLELISM = 64;
+
 export interface ConvergenceSettings {
   orphanGraceMs: number;
   nodePolicy?: NodeStatusPolicy;

@@ -1,0 +1,23 @@
+// Runs node agent simulators on their own thread, so that a benchmark's client (the function
+// code) and the "nodes" do not share one event loop: in production they are separate machines.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Faults } from '../../local/simulators/faults.ts';
+import { startNodeAgent } from '../../local/simulators/node-agent.ts';
+import type { SigningKeys } from '../../shared/contracts/signing.ts';
+
+interface Spec {
+  nodeId: string;
+  faults?: Faults;
+}
+
+const { specs, signingKeys } = workerData as { specs: Spec[]; signingKeys: SigningKeys };
+const agents = await Promise.all(
+  specs.map((s) => startNodeAgent({ nodeId: s.nodeId, signingKeys, faults: s.faults })),
+);
+parentPort?.postMessage({ urls: agents.map((a) => ({ nodeId: a.nodeId, url: a.url })) });
+parentPort?.on('message', async (message: { type: string }) => {
+  if (message.type === 'stop') {
+    await Promise.all(agents.map((a) => a.stop()));
+    parentPort?.postMessage({ stopped: true });
+  }
+});
