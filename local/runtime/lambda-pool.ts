@@ -3,10 +3,9 @@
 // stays warm between invocations, and is recycled when an invocation times out.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import type { InvocationError, ToParent, ToWorker, WorkerData } from './lambda-protocol.ts';
 import { startTsWorker } from './ts-worker.ts';
