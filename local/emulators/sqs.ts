@@ -85,7 +85,7 @@ export async function startSqsEmulator(
   const createQueue = sqsStore.createQueue.bind(sqsStore);
   sqsStore.createQueue = (...args: unknown[]) => {
     const queue = createQueue(...args);
-    wrapDequeue(queue, shuffle, deadLetteredFrom);
+    wrapQueue(queue, shuffle, deadLetteredFrom);
     return queue;
   };
 
@@ -136,10 +136,16 @@ export async function startSqsEmulator(
 }
 
 /**
- * Per-queue wrapper of fauxqs' dequeue: random selection on standard queues (AWS gives no
- * ordering), and a record of which queue each dead-lettered message came from.
+ * Per-queue wrapper of fauxqs: random selection on standard queues (AWS gives no ordering),
+ * a record of which queue each dead-lettered message came from, and message counts in which a
+ * message whose visibility timeout expired is visible again (fauxqs only notices on receive).
  */
-function wrapDequeue(queue: FxQueue, shuffle: boolean, from: WeakMap<FxMessage, string>): void {
+function wrapQueue(queue: FxQueue, shuffle: boolean, from: WeakMap<FxMessage, string>): void {
+  const getAttribute = queue.getAttribute.bind(queue);
+  queue.getAttribute = (name) => {
+    if (name.startsWith('ApproximateNumberOfMessages')) queue.processTimers();
+    return getAttribute(name);
+  };
   const dequeue = queue.dequeue.bind(queue);
   queue.dequeue = (max, visibility, resolver) => {
     if (shuffle && !queue.isFifo()) {

@@ -176,6 +176,25 @@ describe('SQS emulator through @aws-sdk/client-sqs', () => {
 });
 
 describe('DLQ redrive (message move tasks)', () => {
+  it('counts and moves a DLQ message whose visibility timeout expired after a peek', async () => {
+    const { url, dlqUrl } = await createPair('peeked', 1);
+    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'peeked-once' }));
+    await deadLetter(url, 2);
+    await client.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, VisibilityTimeout: 1 }));
+    await new Promise((r) => setTimeout(r, 1100));
+    const { Attributes } = await client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: dlqUrl,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    expect(Attributes?.ApproximateNumberOfMessages).toBe('1');
+    await client.send(new StartMessageMoveTaskCommand({ SourceArn: arnOf('peeked-dlq') }));
+    const done = await waitForTask(arnOf('peeked-dlq'), (r) => r.Status === 'COMPLETED');
+    expect(done.ApproximateNumberOfMessagesMoved).toBe(1);
+    expect(await count(url)).toBe(1);
+  });
+
   it('moves DLQ messages back to their source queue with attributes, counting them', async () => {
     const { url, dlqUrl } = await createPair('move-back', 1);
     for (let i = 0; i < 5; i++) {
