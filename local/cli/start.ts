@@ -5,7 +5,7 @@
 //   --quiet     function logs to .local/logs/local-stack.log instead of the terminal
 //   --timeout=<seconds>  for --once (default 120)
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { Repository } from '../../shared/adapters/repository.ts';
 import type { ShardCreateMessage, WorkspaceMessage } from '../../shared/contracts/messages.ts';
 import { type LocalStack, PORT_ENV, startLocalStack } from '../stack.ts';
 import { loadEvents, SCENARIO_DIR, WORKSPACES_DIR } from './events.ts';
@@ -31,18 +31,12 @@ interface LocationStatus {
 
 async function locationStatus(
   stack: LocalStack,
-  doc: DynamoDBDocumentClient,
+  repo: Repository,
   m: ShardCreateMessage,
 ): Promise<LocationStatus> {
   const { businessId, locationId } = m.data;
   const base = { businessId, locationId, initialised: 0, nodes: 0 };
-  const loc = await doc.send(
-    new GetCommand({
-      TableName: stack.tableName,
-      Key: { pk: `LOC#${businessId}#${locationId}`, sk: 'META' },
-    }),
-  );
-  const shardId = loc.Item?.shardId as string | undefined;
+  const shardId = (await repo.getLocation(businessId, locationId))?.shardId;
   if (!shardId) return base;
   if (stack.fleet) {
     // Ground truth: what the node agents actually hold.
@@ -56,14 +50,7 @@ async function locationStatus(
     };
   }
   // External Citrus: no access to the nodes, so trust the recorded node sync state.
-  const out = await doc.send(
-    new QueryCommand({
-      TableName: stack.tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :node)',
-      ExpressionAttributeValues: { ':pk': `SHARD#${shardId}`, ':node': 'NODE#' },
-    }),
-  );
-  const nodes = (out.Items ?? []).filter((n) => n.status !== 'decommissioned');
+  const nodes = (await repo.listNodes(shardId)).filter((n) => n.status !== 'decommissioned');
   return {
     ...base,
     shardId,
@@ -98,23 +85,14 @@ function expectedWorkspaces(events: WorkspaceMessage[]): Map<string, WorkspaceMe
 
 async function workspaceStatus(
   stack: LocalStack,
-  doc: DynamoDBDocumentClient,
+  repo: Repository,
   m: WorkspaceMessage,
 ): Promise<WorkspaceStatus> {
   const { workspaceId, businessId, locationId } = m.data;
   const expect = m.type === 'workspace.deleted' ? 'deleted' : 'monitored';
   const base = { workspaceId, location: `${businessId}/${locationId}`, expect } as const;
-  const loc = await doc.send(
-    new GetCommand({
-      TableName: stack.tableName,
-      Key: { pk: `LOC#${businessId}#${locationId}`, sk: 'META' },
-    }),
-  );
-  const shardId = loc.Item?.shardId as string | undefined;
-  const ws = await doc.send(
-    new GetCommand({ TableName: stack.tableName, Key: { pk: `WS#${workspaceId}`, sk: 'META' } }),
-  );
-  const recorded = ws.Item?.status as string | undefined;
+  const shardId = (await repo.getLocation(businessId, locationId))?.shardId;
+  const recorded = (await repo.getWorkspace(workspaceId))?.status;
   const recordOk = expect === 'deleted' ? recorded === 'deleted' : recorded === 'active';
   if (stack.fleet) {
     // Ground truth: the node agents' monitored stores (a deleted one must be on no node).
@@ -136,23 +114,10 @@ async function workspaceStatus(
   }
   // External Citrus: no access to the nodes; trust the store resource and node sync state.
   if (!shardId) return { ...base, holding: 0, nodes: 0, ok: false };
-  const out = await doc.send(
-    new QueryCommand({
-      TableName: stack.tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :node)',
-      ExpressionAttributeValues: { ':pk': `SHARD#${shardId}`, ':node': 'NODE#' },
-    }),
-  );
-  const nodes = (out.Items ?? []).filter((n) => n.status !== 'decommissioned');
+  const nodes = (await repo.listNodes(shardId)).filter((n) => n.status !== 'decommissioned');
   const synced = nodes.filter((n) => n.status === 'active').length;
-  const store = await doc.send(
-    new GetCommand({
-      TableName: stack.tableName,
-      Key: { pk: `SHARD#${shardId}`, sk: `RES#store#${workspaceId}` },
-    }),
-  );
-  const storeOk =
-    (store.Item?.status as string | undefined) === (expect === 'deleted' ? 'deleted' : 'active');
+  const store = (await repo.listResources(shardId)).find((r) => r.workspaceId === workspaceId);
+  const storeOk = store?.status === (expect === 'deleted' ? 'deleted' : 'active');
   const ok = recordOk && storeOk && nodes.length > 0 && synced === nodes.length;
   return {
     ...base,
@@ -280,7 +245,7 @@ async function main(): Promise<number> {
       `sent ${scenario.length} sample messages from events/shard-create/ and events/workspaces/`,
     );
 
-  const doc = DynamoDBDocumentClient.from(stack.ddb);
+  const repo = new Repository({ tableName: stack.tableName, client: stack.ddb });
   const locations = scenario
     .map((s) => s.message)
     .filter((m): m is ShardCreateMessage => m.type === 'shard.create');
@@ -314,8 +279,8 @@ async function main(): Promise<number> {
   let wsRows: WorkspaceStatus[] = [];
   let converged = false;
   const check = async () => {
-    rows = await Promise.all(locations.map((m) => locationStatus(stack, doc, m)));
-    wsRows = await Promise.all(workspaces.map((m) => workspaceStatus(stack, doc, m)));
+    rows = await Promise.all(locations.map((m) => locationStatus(stack, repo, m)));
+    wsRows = await Promise.all(workspaces.map((m) => workspaceStatus(stack, repo, m)));
     return rows.every(locationOk) && wsRows.every((r) => r.ok);
   };
   while (Date.now() < deadline) {
