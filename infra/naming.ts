@@ -20,7 +20,9 @@ export function assertStage(stage: string): void {
   }
 }
 
-export const physicalName = (stage: string, name: string) => `shard-control-${stage}-${name}`;
+export { physicalName } from '../shared/contracts/names.ts';
+
+import { physicalName } from '../shared/contracts/names.ts';
 export const physicalQueueName = physicalName;
 
 /** `shard-creation` -> `ShardCreation`. */

@@ -4,8 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { physicalName } from '../../infra/naming.ts';
-import { LOCAL, tableName } from '../../shared/contracts/names.ts';
+import { LOCAL, physicalName, tableName } from '../../shared/contracts/names.ts';
 
 export interface Target {
   stage: string;
@@ -47,7 +46,8 @@ export function createTarget(options: {
     ),
     scheduler: new SchedulerClient({}),
     tableName: tableName(stage),
-    scheduleName: options.scheduleName ?? physicalName(stage, 'reconcile'),
+    // The name ReconcileSchedule gives the schedule (infra/constructs/reconcile-schedule.ts).
+    scheduleName: options.scheduleName ?? physicalName(stage, 'reconcile-sweep'),
     async queueUrl(name) {
       const cached = urls.get(name);
       if (cached) return cached;

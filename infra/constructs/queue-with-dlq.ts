@@ -10,7 +10,7 @@ import {
   MAX_RECEIVE_COUNT,
   type QueueName,
 } from '../../shared/contracts/names.ts';
-import { markResource, physicalQueueName } from '../naming.ts';
+import { markResource, physicalName } from '../naming.ts';
 
 /** SQS caps the visibility timeout at 12 hours. */
 export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
@@ -91,7 +91,7 @@ export class QueueWithDlq extends Construct {
     const dlqContractName = dlqName(props.queueName);
 
     this.dlq = new sqs.Queue(this, 'Dlq', {
-      queueName: physicalQueueName(props.stage, dlqContractName),
+      queueName: physicalName(props.stage, dlqContractName),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(DLQ_RETENTION_DAYS),
@@ -100,7 +100,7 @@ export class QueueWithDlq extends Construct {
     markResource(this.dlq, { kind: 'dlq', name: dlqContractName, sourceQueue: props.queueName });
 
     this.queue = new sqs.Queue(this, 'Queue', {
-      queueName: physicalQueueName(props.stage, props.queueName),
+      queueName: physicalName(props.stage, props.queueName),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: props.visibilityTimeout,
@@ -109,12 +109,12 @@ export class QueueWithDlq extends Construct {
     });
     markResource(this.queue, { kind: 'queue', name: props.queueName, dlq: dlqContractName });
 
-    const prefixed = physicalQueueName(props.stage, props.queueName);
+    const prefixed = physicalName(props.stage, props.queueName);
     this.dlqDepthAlarm = dlqDepthAlarm(
       this,
       'DlqDepthAlarm',
       this.dlq,
-      physicalQueueName(props.stage, dlqContractName),
+      physicalName(props.stage, dlqContractName),
       props.alarmTopic,
     );
     this.oldestMessageAlarm = new cloudwatch.Alarm(this, 'OldestMessageAlarm', {

@@ -29,6 +29,8 @@ export const PARAMETERS = {
 export type ParameterKey = keyof typeof PARAMETERS;
 
 export const tableName = (stage: string) => `shard-control-${stage}`;
+/** AWS name of a stage's resource: `shard-control-{stage}-{name}` (CONTRACTS §2). */
+export const physicalName = (stage: string, name: string) => `shard-control-${stage}-${name}`;
 
 /** Environment variables the functions read (set by CDK, or by the local stack). */
 export const ENV = {
