@@ -20,17 +20,11 @@ import {
   queryPartition,
   queueDepth,
   schemaKeyOf,
-  sleep,
   stopAndCheckPorts,
   waitFor,
 } from './support.ts';
 
 const PARAM = (name: string) => `/shard-control/local/${name}`;
-/**
- * Powertools `getParametersByName` caches for its default 5 s even with maxAge 0 (it uses
- * `maxAge || 5`), so a warm function sees an SSM change only after that.
- */
-const SSM_CACHE_FLOOR_MS = 5_500;
 
 describe('reconciliation on the local stack', () => {
   let stack: LocalStack;
@@ -227,8 +221,8 @@ describe('reconciliation on the local stack', () => {
     const scan = async () =>
       (await doc(stack).send(new ScanCommand({ TableName: stack.tableName, ConsistentRead: true })))
         .Items;
+    // The sweep reads SSM afresh: the very next sweep obeys the switch.
     await setParameter('reconcile/enabled', 'false');
-    await sleep(SSM_CACHE_FLOOR_MS);
     const before = await scan();
     const received = convergencePoller().stats.received;
     const invocations = stack.scheduler!.stats.invocations;
@@ -241,7 +235,6 @@ describe('reconciliation on the local stack', () => {
 
     // Switched back on, the same drift is picked up by the next sweep.
     await setParameter('reconcile/enabled', 'true');
-    await sleep(SSM_CACHE_FLOOR_MS);
     const lastBefore = await getItem<{ sweepCount: number }>(stack, 'SWEEP', 'LAST');
     await sweep();
     expect((await getItem<{ sweepCount: number }>(stack, 'SWEEP', 'LAST'))?.sweepCount).toBe(
