@@ -42,6 +42,7 @@ import {
   type WorkKind,
   type WorkspaceRecord,
 } from '../domain/records.ts';
+import { TOMBSTONE_TTL_SECONDS } from '../domain/workspace-lifecycle.ts';
 
 type Key = { pk: string; sk: string };
 type Values = Record<string, unknown>;
@@ -400,8 +401,15 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
   }
 
   putStoreResource(shardId: string, workspaceId: string, status: ResourceStatus, eventKey: string) {
+    // A deleted store's record is a tombstone that expires like the workspace's; a copy still
+    // on a node after that is an orphan and is removed after the grace period anyway.
+    const expiresAt =
+      status === 'active'
+        ? undefined
+        : Math.floor(this.#clock().getTime() / 1000) + TOMBSTONE_TTL_SECONDS;
     return this.#update(keys.store(shardId, workspaceId), {
-      set: { type: 'resource', kind: 'store', shardId, workspaceId, status, eventKey },
+      set: { type: 'resource', kind: 'store', shardId, workspaceId, status, eventKey, expiresAt },
+      remove: expiresAt ? [] : ['expiresAt'],
       condition: 'attribute_not_exists(#eventKey) OR #eventKey <= :eventKey',
       values: { ':eventKey': eventKey },
     });

@@ -1,6 +1,7 @@
 // Role `database`: two resource kinds, `schema` (one per business location) and `store` (one
 // per workspace). Per node: reachability check, list what the node holds, remove orphans and
-// known deletes, ensure what is missing, in `:apply` batches of at most 1,000 ids.
+// known deletes, ensure what is missing, in `:apply` batches of at most 1,000 ids; a node that
+// has just joined gets everything ensured without listing.
 import { DONE_RESULTS, type SchemaSpec } from '../../contracts/node-agent.ts';
 import { applyBatches, planKind } from '../convergence-plan.ts';
 import { errorMessage } from '../errors.ts';
@@ -86,6 +87,7 @@ export function databaseStrategy(agent: NodeAgentPort, nodeParallelism: number):
       return { nodeId: node.nodeId, ok: false, error: `unreachable: ${errorMessage(error)}` };
     }
     const orphans: Record<string, Record<string, string>> = {};
+    const joining = node.status === 'joining';
     /** One kind: list what the node holds, then apply the plan batch by batch. */
     const sync = async <Spec>(
       kind: 'schemas' | 'stores',
@@ -98,13 +100,18 @@ export function databaseStrategy(agent: NodeAgentPort, nodeParallelism: number):
       idOf: (spec: Spec) => string,
     ): Promise<string[]> => {
       try {
-        const plan = planKind({
-          ...want,
-          actual: new Set(await list()),
-          orphansSeen: node.orphans?.[kind] ?? {},
-          now: context.now,
-          graceMs: context.orphanGraceMs,
-        });
+        // A node that has just joined holds nothing we know of: ensure everything without
+        // listing first (a new node then costs 1 + one request per 1,000 resources). Orphans
+        // and known deletes on it are found by the next convergence, which lists as usual.
+        const plan = joining
+          ? { ensure: [...want.desired.values()], remove: [], orphans: {} }
+          : planKind({
+              ...want,
+              actual: new Set(await list()),
+              orphansSeen: node.orphans?.[kind] ?? {},
+              now: context.now,
+              graceMs: context.orphanGraceMs,
+            });
         orphans[kind] = plan.orphans;
         const failures: string[] = [];
         // Verification is the agent's per-id answer to each apply: listing again afterwards

@@ -98,6 +98,49 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     expect(fleet.nodes.map((n, i) => n.requests.length - (quiet[i] ?? 0))).toEqual([3, 3, 3]);
   });
 
+  it('gives a node that joined everything in 1 + ceil(resources / 1000) requests, then lists as usual', async () => {
+    const stores = Array.from({ length: 2500 }, (_, i) => `ws-${i}`);
+    const { run, store } = await shard(stores);
+    const joined = await fleet.addNode('shard-001');
+    try {
+      joined.state.stores.clear();
+      await store.recordTopology({
+        shardId: 'shard-001',
+        role: 'database',
+        nodes: [{ nodeId: joined.nodeId, endpoint: joined.url }],
+      });
+      expect(
+        (await store.listNodes('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
+      ).toBe('joining');
+      await expect(run()).resolves.toMatchObject({ outcome: 'active' });
+      expect(joined.state.stores.size).toBe(2500);
+      expect(joined.state.schemas.size).toBe(2);
+      // health + 1 schema batch + 3 store batches: within ceil(2502 / 1000) + 3.
+      expect(joined.requests.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
+        'GET /v1/health',
+        'POST /v1/schemas:apply',
+        'POST /v1/stores:apply',
+        'POST /v1/stores:apply',
+        'POST /v1/stores:apply',
+      ]);
+      expect(
+        (await store.listNodes('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
+      ).toBe('active');
+      const before = joined.requests.length;
+      await run('job-2');
+      expect(
+        joined.requests
+          .slice(before)
+          .map((r) => `${r.method} ${r.path}`)
+          .sort(),
+      ).toEqual(['GET /v1/health', 'GET /v1/schemas', 'GET /v1/stores']);
+    } finally {
+      await joined.stop();
+      fleet.citrus.removeNode('shard-001', joined.nodeId);
+      fleet.nodes.splice(fleet.nodes.indexOf(joined), 1);
+    }
+  });
+
   it('marks an unreachable node pending_sync, fails the shard with a summary, and recovers', async () => {
     const { run, store } = await shard(['ws-1']);
     const offline = fleet.nodes[1]!;
