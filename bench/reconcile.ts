@@ -36,6 +36,8 @@ const BIG_SHARD_STORES = 10_000;
 const FLEET_NODES = 50;
 const FLEET_OFFLINE = 5;
 const FLEET_STORES = 100;
+/** Each convergence case runs this many times on fresh shards; the median is reported. */
+const FLEET_RUNS = 5;
 const NODE_LATENCY_MS = 20;
 const TABLE = 'shard-control-bench';
 const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));
@@ -63,7 +65,9 @@ export interface ReconcileResult {
     nodes: number;
     offline: number;
     nodeParallelism: number;
+    /** Median of FLEET_RUNS runs. */
     ms: number;
+    runsMs: number[];
   }>;
   fleetRatio: number;
   fleetRatioAllAtOnce: number;
@@ -319,11 +323,19 @@ async function fleet(client: DynamoDBClient, repository: Repository) {
     ];
     const rows = [];
     for (const [i, c] of cases.entries()) {
-      const shardId = `fleet-${i}`;
-      await seedShard(shardId, c.nodes, c.offline);
-      // Every node starts empty: each run pushes the whole shard to every reachable node.
-      const { ms } = await converge(repository, shardId, c.nodeParallelism);
-      rows.push({ ...c, ms: round(ms) });
+      const runs: number[] = [];
+      for (let run = 0; run < FLEET_RUNS; run++) {
+        const shardId = `fleet-${i}-${run}`;
+        await seedShard(shardId, c.nodes, c.offline);
+        // Every node starts empty: each run pushes the whole shard to every reachable node.
+        runs.push((await converge(repository, shardId, c.nodeParallelism)).ms);
+      }
+      runs.sort((a, b) => a - b);
+      rows.push({
+        ...c,
+        ms: round(runs[Math.floor(runs.length / 2)]!),
+        runsMs: runs.map((r) => round(r)),
+      });
     }
     return rows;
   } finally {
