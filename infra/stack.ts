@@ -7,6 +7,7 @@ import {
   Tags,
   Validations,
 } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -23,6 +24,7 @@ import {
   ssmPrefix,
   tableName,
 } from '../shared/contracts/names.ts';
+import { OperationsDashboard } from './constructs/dashboard.ts';
 import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
 import { ReconcileSchedule, SWEEP_FUNCTION } from './constructs/reconcile-schedule.ts';
 import { SqsConsumer, VISIBILITY_TIMEOUT_FACTOR } from './constructs/sqs-consumer.ts';
@@ -72,6 +74,9 @@ export class ShardControlStack extends Stack {
   readonly alarmTopic?: sns.Topic;
   /** Present once `functions/reconcile-sweep/handler.ts` exists. */
   readonly reconcile?: ReconcileSchedule;
+  /** Every alarm of the stack (the dashboard's alarm status widget shows them all). */
+  readonly alarms: readonly cloudwatch.IAlarm[];
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: ShardControlStackProps) {
     super(scope, id, props);
@@ -147,7 +152,7 @@ export class ShardControlStack extends Stack {
       reason:
         'This queue is itself a DLQ: the EventBridge Scheduler target dead-letter config points at it, which cdk-nag cannot see.',
     });
-    dlqDepthAlarm(
+    const scheduleDlqAlarm = dlqDepthAlarm(
       this,
       'ReconcileScheduleDlqDepthAlarm',
       this.scheduleDlq,
@@ -200,6 +205,27 @@ export class ShardControlStack extends Stack {
         alarmTopic: this.alarmTopic,
       });
     }
+
+    this.alarms = [
+      ...QUEUES.flatMap((queue) => [queues[queue].dlqDepthAlarm, queues[queue].oldestMessageAlarm]),
+      scheduleDlqAlarm,
+      ...[...built.values()].map((consumer) => consumer.errorsAlarm),
+      ...(this.reconcile ? [this.reconcile.errorsAlarm, this.reconcile.missedSweepsAlarm] : []),
+    ];
+    const convergenceConsumer = consumers.find((c) => c.queue === 'convergence')?.functionName;
+    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+      stage,
+      queues: QUEUES.map((queue) => queues[queue]),
+      deadLetterQueues: [{ name: SCHEDULE_DLQ, queue: this.scheduleDlq }],
+      consumers: [...built].map(([service, consumer]) => ({
+        service,
+        function: consumer.function,
+      })),
+      convergenceService:
+        convergenceConsumer && built.has(convergenceConsumer) ? convergenceConsumer : undefined,
+      sweep: this.reconcile && { service: SWEEP_FUNCTION, function: this.reconcile.function },
+      alarms: this.alarms,
+    });
 
     const parameterPrefix = ssmPrefix(stage);
     for (const [key, parameter] of Object.entries(PARAMETERS)) {
@@ -256,6 +282,7 @@ export class ShardControlStack extends Stack {
         value: this.reconcile.function.functionName,
       });
     }
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
   }
 }
