@@ -1,17 +1,14 @@
 // The operator's dashboard (ARCHITECTURE "who uses it": watches alarms and the dashboard).
 // Rows, top to bottom: queues and their DLQs, functions, flow metrics the handlers emit with
-// Powertools EMF (namespace ShardControl, dimension `service` = short function name), and the
-// status of every alarm of the stack.
-//
-// Caveat: the EMF metrics carry no stage dimension, so two stages deployed to the same account
-// and region share (and mix) the flow graphs; the AWS/SQS and AWS/Lambda graphs do not.
+// Powertools EMF (namespace ShardControl/{stage}, dimension `service` = short function name),
+// and the status of every alarm of the stack.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { assertStage } from '../naming.ts';
-import { FUNCTION_NAME_PATTERN, POWERTOOLS_METRICS_NAMESPACE } from './lambda-function.ts';
+import { FUNCTION_NAME_PATTERN, metricsNamespace } from './lambda-function.ts';
 import type { QueueWithDlq } from './queue-with-dlq.ts';
 
 /** Emitted by every SQS consumer (shared batch handler) and the flow handlers; Sum per service. */
@@ -89,7 +86,7 @@ export class OperationsDashboard extends Construct {
     const functions = [...props.consumers, ...(props.sweep ? [props.sweep] : [])];
     const emf = (metricName: string, service: string, statistic: string, label?: string) =>
       new cloudwatch.Metric({
-        namespace: POWERTOOLS_METRICS_NAMESPACE,
+        namespace: metricsNamespace(props.stage),
         metricName,
         dimensionsMap: { service },
         statistic,

@@ -20,7 +20,11 @@ import { LAMBDA_BUNDLE } from '../bundling.ts';
 import { physicalName } from '../naming.ts';
 import { PROJECT_ROOT } from '../paths.ts';
 
-export const POWERTOOLS_METRICS_NAMESPACE = 'ShardControl';
+/**
+ * CloudWatch namespace of the metrics the functions emit (Powertools EMF). One per stage, so
+ * two stages in one account and region never mix their graphs and alarms.
+ */
+export const metricsNamespace = (stage: string) => `ShardControl/${stage}`;
 export const FUNCTION_NAME_PATTERN = /^[a-z][a-z0-9-]{0,39}$/;
 
 export interface LambdaFunctionProps {
@@ -106,7 +110,7 @@ export function createLambdaFunction(
     [ENV.tableName]: props.table.tableName,
     ...props.ownEnvironment,
     POWERTOOLS_SERVICE_NAME: name,
-    POWERTOOLS_METRICS_NAMESPACE,
+    POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(props.stage),
     POWERTOOLS_LOG_LEVEL: 'INFO',
     NODE_OPTIONS: '--enable-source-maps',
   };

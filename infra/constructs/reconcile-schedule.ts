@@ -17,11 +17,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/contracts/names.ts';
 import { markResource, physicalName } from '../naming.ts';
-import {
-  createLambdaFunction,
-  integerIn,
-  POWERTOOLS_METRICS_NAMESPACE,
-} from './lambda-function.ts';
+import { createLambdaFunction, integerIn, metricsNamespace } from './lambda-function.ts';
 
 export const SWEEP_FUNCTION = 'reconcile-sweep';
 export const DEFAULT_RECONCILE_RATE_MINUTES = 5;
@@ -129,7 +125,7 @@ export class ReconcileSchedule extends Construct {
       alarmName: `${physicalName(props.stage, SWEEP_FUNCTION)}-missed`,
       alarmDescription: `No successful reconciliation sweep in ${MISSED_SWEEPS_ALARM_INTERVALS} intervals of ${rateMinutes} minutes (paused schedule, failing sweeps, or Citrus/DynamoDB errors).`,
       metric: new cloudwatch.Metric({
-        namespace: POWERTOOLS_METRICS_NAMESPACE,
+        namespace: metricsNamespace(props.stage),
         metricName: SWEEP_SUCCEEDED_METRIC,
         // Powertools Metrics adds the `service` dimension (POWERTOOLS_SERVICE_NAME) by default.
         dimensionsMap: { service: SWEEP_FUNCTION },

@@ -12,7 +12,7 @@ import { markResource, physicalName } from '../naming.ts';
 import { createLambdaFunction, integerIn, validateFunctionProps } from './lambda-function.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 
-export { POWERTOOLS_METRICS_NAMESPACE } from './lambda-function.ts';
+export { metricsNamespace } from './lambda-function.ts';
 
 /** AWS guidance for SQS event sources: visibility timeout >= 6x the function timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;

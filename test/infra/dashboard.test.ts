@@ -57,7 +57,7 @@ const hasMetric = (...prefix: unknown[]) =>
   metrics.some((m) => prefix.every((value, i) => m[i] === value));
 const emfMetric = (name: string, service: string) =>
   metrics.some(
-    (m) => m[0] === 'ShardControl' && m[1] === name && m[2] === 'service' && m[3] === service,
+    (m) => m[0] === 'ShardControl/dev' && m[1] === name && m[2] === 'service' && m[3] === service,
   );
 
 const deployed = CONSUMERS.filter((c) => hasHandler(c.functionName)).map((c) => c.functionName);

@@ -62,7 +62,7 @@ describe('SqsConsumer', () => {
         Variables: {
           STAGE: 'test',
           POWERTOOLS_SERVICE_NAME: 'shard-creation',
-          POWERTOOLS_METRICS_NAMESPACE: 'ShardControl',
+          POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/test',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           EXTRA: 'yes',

@@ -245,7 +245,7 @@ describe('functions', () => {
           SOURCE_QUEUE_URL: { Ref: logicalIdOfQueue(consumer.queue) },
           DLQ_URL: { Ref: logicalIdOfQueue(dlqName(consumer.queue)) },
           POWERTOOLS_SERVICE_NAME: consumer.functionName,
-          POWERTOOLS_METRICS_NAMESPACE: 'ShardControl',
+          POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           ...Object.fromEntries(
@@ -491,7 +491,7 @@ describe('reconciliation (flow 3) in the stack', () => {
         TABLE_NAME: { Ref: 'Table' },
         CONVERGENCE_QUEUE_URL: { Ref: 'QueueConvergence' },
         POWERTOOLS_SERVICE_NAME: 'reconcile-sweep',
-        POWERTOOLS_METRICS_NAMESPACE: 'ShardControl',
+        POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -541,7 +541,7 @@ describe('reconciliation (flow 3) in the stack', () => {
   it('alarms when 3 intervals pass without a SweepSucceeded metric (missing data breaches)', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'shard-control-dev-reconcile-sweep-missed',
-      Namespace: 'ShardControl',
+      Namespace: 'ShardControl/dev',
       MetricName: 'SweepSucceeded',
       Dimensions: [{ Name: 'service', Value: 'reconcile-sweep' }],
       Statistic: 'Sum',
