@@ -6,8 +6,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { BusinessType, Identifier } from '../../shared/contracts/messages.ts';
 import { describeIssues } from '../../shared/contracts/zod.ts';
-import { applyFaults, type Faults, onFaultsChanged, parseFaults } from './faults.ts';
-import { HttpError, listen, parseJson, pathSegments, readBody, sendJson } from './http.ts';
+import { applyFaults, type Faults, handleFaultsAdmin, onFaultsChanged } from './faults.ts';
+import {
+  HttpError,
+  listen,
+  methodNotAllowed,
+  parseJson,
+  pathSegments,
+  readBody,
+  sendJson,
+} from './http.ts';
 
 export interface CitrusNodeSpec {
   nodeId: string;
@@ -235,13 +243,7 @@ export async function startCitrus(opts: CitrusOptions): Promise<CitrusSimulator>
       });
     }
     if (what === 'faults' && rest.length === 0) {
-      if (method === 'GET') return sendJson(res, 200, { faults });
-      if (method !== 'POST') return methodNotAllowed(res, 'GET, POST');
-      const parsed = parseFaults(parseJson(body));
-      if (!parsed.ok) return sendJson(res, 400, { error: `invalid faults: ${parsed.error}` });
-      sendJson(res, 200, { faults: parsed.faults });
-      sim.setFaults(parsed.faults);
-      return;
+      return handleFaultsAdmin(method, body, res, faults, (f) => sim.setFaults(f));
     }
     if (what === 'shards' && rest[1] === 'nodes') {
       const shard = shards.get(rest[0] ?? '');
@@ -274,8 +276,4 @@ export async function startCitrus(opts: CitrusOptions): Promise<CitrusSimulator>
   sim.url = running.url;
   sim.port = running.port;
   return sim;
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  sendJson(res, 405, { error: 'method not allowed' }, { allow });
 }

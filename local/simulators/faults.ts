@@ -3,6 +3,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { describeIssues } from '../../shared/contracts/zod.ts';
+import { methodNotAllowed, parseJson, sendJson } from './http.ts';
 
 export interface Faults {
   /** Delay before every answer. */
@@ -127,4 +128,23 @@ export async function applyFaults(
 /** Closes idle keep-alive sockets when a simulator goes down, so clients see resets at once. */
 export function onFaultsChanged(server: Server, faults: Faults): void {
   if (faults.down) server.closeIdleConnections();
+}
+
+/**
+ * `GET|POST /admin/faults` of a simulator. The reply goes out before the faults apply: going
+ * down closes idle sockets, and this request must still get its answer.
+ */
+export function handleFaultsAdmin(
+  method: string,
+  body: string,
+  res: ServerResponse,
+  current: Faults,
+  apply: (faults: Faults) => void,
+): void {
+  if (method === 'GET') return sendJson(res, 200, { faults: current });
+  if (method !== 'POST') return methodNotAllowed(res, 'GET, POST');
+  const parsed = parseFaults(parseJson(body));
+  if (!parsed.ok) return sendJson(res, 400, { error: `invalid faults: ${parsed.error}` });
+  sendJson(res, 200, { faults: parsed.faults });
+  apply(parsed.faults);
 }

@@ -111,3 +111,7 @@ export async function listen(port: number, handler: Handler): Promise<RunningSer
     },
   };
 }
+
+export function methodNotAllowed(res: ServerResponse, allow: string): void {
+  sendJson(res, 405, { error: 'method not allowed' }, { allow });
+}

@@ -10,8 +10,16 @@ import {
   verifyRequest,
 } from '../../shared/contracts/signing.ts';
 import { describeIssues } from '../../shared/contracts/zod.ts';
-import { applyFaults, type Faults, onFaultsChanged, parseFaults } from './faults.ts';
-import { HttpError, listen, parseJson, pathSegments, readBody, sendJson } from './http.ts';
+import { applyFaults, type Faults, handleFaultsAdmin, onFaultsChanged } from './faults.ts';
+import {
+  HttpError,
+  listen,
+  methodNotAllowed,
+  parseJson,
+  pathSegments,
+  readBody,
+  sendJson,
+} from './http.ts';
 
 export interface SchemaRecord {
   businessId: string;
@@ -249,14 +257,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgentS
       });
     }
     if (what === 'faults' && rest.length === 0) {
-      if (method === 'GET') return sendJson(res, 200, { faults });
-      if (method !== 'POST') return methodNotAllowed(res, 'GET, POST');
-      const parsed = parseFaults(parseJson(body));
-      if (!parsed.ok) return sendJson(res, 400, { error: `invalid faults: ${parsed.error}` });
-      // Answer first: going down closes idle sockets, and this one must get its reply.
-      sendJson(res, 200, { faults: parsed.faults });
-      setFaults(parsed.faults);
-      return;
+      return handleFaultsAdmin(method, body, res, faults, setFaults);
     }
     // Plants resources behind the control plane's back (orphans for clean-up tests).
     if (what === 'stores' && rest.length === 1 && method === 'PUT') {
@@ -314,8 +315,4 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgentS
       await running.stop();
     },
   };
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  sendJson(res, 405, { error: 'method not allowed' }, { allow });
 }

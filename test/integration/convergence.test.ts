@@ -3,15 +3,14 @@
 // the grace period; one shard is never converged by two jobs at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeAgentSimulator } from '../../local/simulators/node-agent.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { createEnvelope } from '../../shared/contracts/producer.ts';
 import {
-  EPHEMERAL,
-  FAST_RETRY_ENV,
   getItem,
   locationRecord,
   nodeRecords,
   queueDepth,
+  startTestStack,
   stopAndCheckPorts,
   waitFor,
 } from './support.ts';
@@ -31,13 +30,9 @@ describe('shard convergence on the local stack', () => {
   };
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      ports: EPHEMERAL,
-      log: 'quiet',
+    stack = await startTestStack({
       fleet: { shards: 2, nodesPerShard: 3 },
-      reconcileIntervalSeconds: 3600,
       env: { ...process.env, ORPHAN_GRACE_SECONDS: String(ORPHAN_GRACE_SECONDS) },
-      functionEnv: FAST_RETRY_ENV,
     });
     // Records the shards Citrus knows, so jobs find them.
     await stack.scheduler!.fire(stack.scheduler!.schedules[0]!);

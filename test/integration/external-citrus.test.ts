@@ -3,19 +3,17 @@
 // requests signed with the local keys (the node simulator rejects bad signatures with 401).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, startFleet } from '../../local/simulators/fleet.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { LOCAL } from '../../shared/contracts/names.ts';
 import { createEnvelope } from '../../shared/contracts/producer.ts';
 import { SigningKeys } from '../../shared/contracts/signing.ts';
 import {
-  EPHEMERAL,
-  FAST_RETRY_ENV,
   locationRecord,
-  NO_SWEEP_SECONDS,
   nodeRecords,
   requestsTo,
   schemaKeyOf,
   schemaPath,
+  startTestStack,
   stopAndCheckPorts,
 } from './support.ts';
 
@@ -30,13 +28,7 @@ describe('local stack with an external Citrus', () => {
       apiKey: LOCAL.citrusApiKey,
       signingKeys: SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys)),
     });
-    stack = await startLocalStack({
-      ports: EPHEMERAL,
-      log: 'quiet',
-      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
-      citrusServerUrl: fleet.citrus.url,
-      functionEnv: FAST_RETRY_ENV,
-    });
+    stack = await startTestStack({ citrusServerUrl: fleet.citrus.url });
   }, 60_000);
   afterAll(async () => {
     await stopAndCheckPorts(stack);

@@ -7,12 +7,10 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalScheduler } from '../../local/runtime/scheduler.ts';
 import type { NodeAgentSimulator } from '../../local/simulators/node-agent.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { createEnvelope } from '../../shared/contracts/producer.ts';
 import {
   doc,
-  EPHEMERAL,
-  FAST_RETRY_ENV,
   getItem,
   type LocationRef,
   locationRecord,
@@ -20,6 +18,7 @@ import {
   queryPartition,
   queueDepth,
   schemaKeyOf,
+  startTestStack,
   stopAndCheckPorts,
   waitFor,
 } from './support.ts';
@@ -57,15 +56,8 @@ describe('reconciliation on the local stack', () => {
     want.stores.every((id) => node.state.stores.has(id));
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      ports: EPHEMERAL,
-      log: 'quiet',
-      fleet: { shards: 3, nodesPerShard: 3 },
-      // Sweeps are fired by the tests; the timer never fires on its own here.
-      reconcileIntervalSeconds: 3600,
-      // SSM changes (kill switch) reach warm functions at once.
-      functionEnv: { ...FAST_RETRY_ENV, CONFIG_MAX_AGE_SECONDS: '0' },
-    });
+    // Sweeps are fired by the tests; the timer never fires on its own here.
+    stack = await startTestStack();
     // No hourly full verification in the middle of a test.
     await setParameter('reconcile/full-verify-every', '1000');
     // The first sweep records every shard Citrus knows (and their topology digests).

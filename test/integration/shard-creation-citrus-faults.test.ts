@@ -5,17 +5,15 @@
 import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, startFleet } from '../../local/simulators/fleet.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { LOCAL, MAX_RECEIVE_COUNT } from '../../shared/contracts/names.ts';
 import { ShardControlProducer } from '../../shared/contracts/producer.ts';
 import { SigningKeys } from '../../shared/contracts/signing.ts';
 import {
   type CitrusProxy,
-  EPHEMERAL,
   FASTER_RETRY_ENV,
   type LocationRef,
   locationRecord,
-  NO_SWEEP_SECONDS,
   peekAll,
   queueArn,
   queueDepth,
@@ -23,6 +21,7 @@ import {
   schemaKeyOf,
   schemaPath,
   startCitrusProxy,
+  startTestStack,
   stopAndCheckPorts,
   visibleCount,
   waitFor,
@@ -43,13 +42,7 @@ describe('shard creation with Citrus failing', () => {
       signingKeys: SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys)),
     });
     proxy = await startCitrusProxy(fleet.citrus.url);
-    stack = await startLocalStack({
-      ports: EPHEMERAL,
-      log: 'quiet',
-      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
-      citrusServerUrl: proxy.url,
-      functionEnv: FASTER_RETRY_ENV,
-    });
+    stack = await startTestStack({ citrusServerUrl: proxy.url, functionEnv: FASTER_RETRY_ENV });
     producer = new ShardControlProducer({ sqs: stack.sqs, queueUrls: stack.queues });
   }, 60_000);
   afterAll(async () => {

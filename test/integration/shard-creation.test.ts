@@ -2,20 +2,18 @@
 // poison straight to the DLQ, an offline node never fails the message. One stack for the
 // file; each test uses its own business locations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { createEnvelope } from '../../shared/contracts/producer.ts';
 import {
-  EPHEMERAL,
-  FAST_RETRY_ENV,
   type LocationRef,
   locationRecord,
-  NO_SWEEP_SECONDS,
   nodeRecords,
   peekAll,
   queueDepth,
   requestsTo,
   schemaKeyOf,
   schemaPath,
+  startTestStack,
   stopAndCheckPorts,
 } from './support.ts';
 
@@ -24,13 +22,7 @@ describe('shard creation on the local stack', () => {
   const poller = () => stack.pollers.find((p) => p.spec.queueName === 'shard-creation')!;
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      ports: EPHEMERAL,
-      log: 'quiet',
-      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
-      fleet: { shards: 3, nodesPerShard: 3 },
-      functionEnv: FAST_RETRY_ENV,
-    });
+    stack = await startTestStack();
   }, 60_000);
   afterAll(() => stopAndCheckPorts(stack), 30_000);
 

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeAgentSimulator } from '../../local/simulators/node-agent.ts';
-import type { LocalStack } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
 
 /** Every port of the stack ephemeral: tests never collide with `npm start` or each other. */
 export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
@@ -31,6 +31,21 @@ export const FASTER_RETRY_ENV = { RETRY_BASE_SECONDS: '0.5' } as const;
  * e.g. bring a `pending_sync` node back to `active`.
  */
 export const NO_SWEEP_SECONDS = 3600;
+
+/**
+ * A local stack for one test file: ephemeral ports, logs to a file, no timed sweep (tests fire
+ * sweeps themselves), 3 shards x 3 nodes, fast retries; `overrides` change any of it.
+ */
+export function startTestStack(overrides: LocalStackOptions = {}): Promise<LocalStack> {
+  return startLocalStack({
+    ports: EPHEMERAL,
+    log: 'quiet',
+    reconcileIntervalSeconds: NO_SWEEP_SECONDS,
+    fleet: { shards: 3, nodesPerShard: 3 },
+    functionEnv: FAST_RETRY_ENV,
+    ...overrides,
+  });
+}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

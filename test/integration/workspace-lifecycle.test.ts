@@ -3,16 +3,14 @@
 // arrives before its location's shard.create waits as pending_placement, then gets placed.
 // One stack for the file; each test uses its own workspaces (and locations where needed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import type { Message } from '../../shared/contracts/messages.ts';
 import { createEnvelope, ShardControlProducer } from '../../shared/contracts/producer.ts';
 import {
-  EPHEMERAL,
-  FAST_RETRY_ENV,
   type LocationRef,
   locationRecord,
-  NO_SWEEP_SECONDS,
   queueDepth,
+  startTestStack,
   stopAndCheckPorts,
   workspaceRecord,
 } from './support.ts';
@@ -30,13 +28,7 @@ describe('workspace lifecycle on the local stack', () => {
   const shardOf = new Map<string, string>();
 
   beforeAll(async () => {
-    stack = await startLocalStack({
-      ports: EPHEMERAL,
-      log: 'quiet',
-      reconcileIntervalSeconds: NO_SWEEP_SECONDS,
-      fleet: { shards: 3, nodesPerShard: 3 },
-      functionEnv: FAST_RETRY_ENV,
-    });
+    stack = await startTestStack();
     producer = new ShardControlProducer({ sqs: stack.sqs, queueUrls: stack.queues });
     const sent = await producer.sendShardCreates(
       LOCATIONS.map((l) => ({ ...l, businessType: 'restaurant' })),
