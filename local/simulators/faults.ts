@@ -141,10 +141,19 @@ export function handleFaultsAdmin(
   current: Faults,
   apply: (faults: Faults) => void,
 ): void {
-  if (method === 'GET') return sendJson(res, 200, { faults: current });
-  if (method !== 'POST') return methodNotAllowed(res, 'GET, POST');
+  if (method === 'GET') {
+    sendJson(res, 200, { faults: current });
+    return;
+  }
+  if (method !== 'POST') {
+    methodNotAllowed(res, 'GET, POST');
+    return;
+  }
   const parsed = parseFaults(parseJson(body));
-  if (!parsed.ok) return sendJson(res, 400, { error: `invalid faults: ${parsed.error}` });
+  if (!parsed.ok) {
+    sendJson(res, 400, { error: `invalid faults: ${parsed.error}` });
+    return;
+  }
   sendJson(res, 200, { faults: parsed.faults });
   apply(parsed.faults);
 }
