@@ -129,22 +129,27 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
     return Item as T | undefined;
   }
 
+  /** Whether the write happened (false: its condition did not hold). */
   async #update(key: Key, spec: UpdateSpec): Promise<boolean> {
-    return (await this.#updateReturning(key, spec)) !== undefined;
+    return (await this.#write(key, spec, ReturnValue.NONE)) !== undefined;
   }
 
   /** The item as written, or undefined when the condition did not hold. */
   async #updateReturning<T>(key: Key, spec: UpdateSpec): Promise<T | undefined> {
+    return (await this.#write(key, spec, ReturnValue.ALL_NEW)) as T | undefined;
+  }
+
+  async #write(key: Key, spec: UpdateSpec, returnValues: ReturnValue) {
     try {
       const { Attributes } = await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: key,
-          ReturnValues: ReturnValue.ALL_NEW,
+          ReturnValues: returnValues,
           ...buildUpdate(spec, this.#now()),
         }),
       );
-      return (Attributes ?? {}) as T;
+      return Attributes ?? {};
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;

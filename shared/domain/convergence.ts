@@ -61,9 +61,13 @@ export async function convergeShard(
   if (lease === 'held')
     throw new ShardLeasedError(`shard ${shardId} is being converged by another job`);
   try {
-    const shard = await store.getShard(shardId);
+    // Independent reads, side by side: one round trip instead of three.
+    const [shard, nodes, resources] = await Promise.all([
+      store.getShard(shardId),
+      store.listNodes(shardId),
+      store.listResources(shardId),
+    ]);
     if (!shard) return { outcome: 'unknown_shard' };
-    const nodes = await store.listNodes(shardId);
     if (nodes.length === 0) {
       const error = 'shard has no nodes';
       await store.setShardStatus(shardId, 'failed', { lastError: error });
@@ -82,7 +86,6 @@ export async function convergeShard(
       (n) => n.status !== 'decommissioned' && (n.status !== 'error' || isRetryDue(n, now)),
     );
     const skipped = nodes.filter((n) => !eligible.includes(n)).map((n) => n.nodeId);
-    const resources = await store.listResources(shardId);
     const results = await ports
       .strategyFor(shard.role)
       .converge(eligible, { shardId, resources, now, orphanGraceMs: settings.orphanGraceMs });
