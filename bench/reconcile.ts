@@ -39,7 +39,8 @@ const FLEET_STORES = 100;
 /** Each convergence case runs this many times on fresh shards; the median is reported. */
 const FLEET_RUNS = 5;
 const NODE_LATENCY_MS = 20;
-const TABLE = 'shard-control-bench';
+/** Unique per run: an external DynamoDB (BENCH_DYNAMODB_URL) outlives one run. */
+const TABLE = `shard-control-bench-${Date.now()}`;
 const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));
 
 export interface ReconcileResult {
@@ -347,7 +348,12 @@ export const reconcile: Benchmark<ReconcileResult> = {
   name: 'reconcile',
   description: `quiet sweep over ${SHARDS} shards x ${NODES_PER_SHARD} nodes; a new node into a ${BIG_SHARD_STORES}-store shard; a ${FLEET_NODES}-node shard with ${FLEET_OFFLINE} down (${NODE_LATENCY_MS} ms node latency)`,
   async run() {
-    const dynamo = await startRemoteDynamoDb();
+    // BENCH_DYNAMODB_URL points the bench at another DynamoDB, e.g. AWS's DynamoDB Local, to
+    // tell the emulator's costs (dynalite executes writes one at a time) from the code's.
+    const external = process.env.BENCH_DYNAMODB_URL;
+    const dynamo = external
+      ? { url: external, stop: async () => undefined }
+      : await startRemoteDynamoDb();
     const client = localDynamoDb(dynamo.url);
     try {
       await createStateTable(client, TABLE);
