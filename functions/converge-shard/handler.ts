@@ -9,6 +9,17 @@ import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
 /** A lease outlives the invocation a little, so a crashed run blocks the shard only briefly. */
 const LEASE_MARGIN_MS = 10_000;
 
+// One strategy registry per node agent client (rebuilt only when the configuration changes).
+const strategies = new WeakMap<object, ReturnType<typeof roleStrategies>>();
+const strategiesFor = (nodeAgent: Parameters<typeof roleStrategies>[0]) => {
+  let found = strategies.get(nodeAgent);
+  if (!found) {
+    found = roleStrategies(nodeAgent, CONVERGENCE_NODE_PARALLELISM);
+    strategies.set(nodeAgent, found);
+  }
+  return found;
+};
+
 export const handler = createSqsConsumer<ShardConvergeMessage>({
   accept: ['shard.converge'],
   keyOf: ({ data }) => data.shardId,
@@ -17,7 +28,7 @@ export const handler = createSqsConsumer<ShardConvergeMessage>({
     const result = await convergeShard(
       data.shardId,
       record.messageId,
-      { store: repository, strategyFor: roleStrategies(nodeAgent, CONVERGENCE_NODE_PARALLELISM) },
+      { store: repository, strategyFor: strategiesFor(nodeAgent) },
       {
         orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
         leaseMs: context.getRemainingTimeInMillis() + LEASE_MARGIN_MS,
