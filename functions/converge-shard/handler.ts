@@ -14,7 +14,7 @@ const strategies = new WeakMap<object, ReturnType<typeof roleStrategies>>();
 const strategiesFor = (nodeAgent: Parameters<typeof roleStrategies>[0]) => {
   let found = strategies.get(nodeAgent);
   if (!found) {
-    found = roleStrategies(nodeAgent, CONVERGENCE_NODE_PARALLELISM);
+    found = roleStrategies(nodeAgent);
     strategies.set(nodeAgent, found);
   }
   return found;
@@ -31,6 +31,7 @@ export const handler = createSqsConsumer<ShardConvergeMessage>({
       { store: repository, strategyFor: strategiesFor(nodeAgent) },
       {
         orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
+        nodeParallelism: CONVERGENCE_NODE_PARALLELISM,
         leaseMs: context.getRemainingTimeInMillis() + LEASE_MARGIN_MS,
         nodePolicy: {
           ...DEFAULT_NODE_POLICY,

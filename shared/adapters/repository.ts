@@ -495,14 +495,13 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
     return this.#queryPartition<ResourceRecord>(`SHARD#${shardId}`, keys.anyResourcePrefix);
   }
 
-  async recordNodeAttempt(
-    shardId: string,
-    nodeId: string,
+  recordNodeAttempt(
+    node: Pick<NodeRecord, 'shardId' | 'nodeId' | 'version'>,
     transition: NodeTransition,
     orphans?: Record<string, Record<string, string>>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { work, ...fields } = transition;
-    await this.#update(keys.node(shardId, nodeId), {
+    return this.#update(keys.node(node.shardId, node.nodeId), {
       set: {
         ...fields,
         ...(work ? { workPk: work.pk, workSk: work.sk } : {}),
@@ -513,9 +512,10 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
         ...(transition.lastError ? [] : ['lastError']),
         ...(transition.nextAttemptAt ? [] : ['nextAttemptAt']),
       ],
-      // A node Citrus dropped while we worked stays decommissioned.
-      condition: 'attribute_exists(pk) AND #status <> :decommissioned',
-      values: { ':decommissioned': 'decommissioned' },
+      // Optimistic: a push that failed meanwhile (pending_sync), a new endpoint or a
+      // decommission is newer than this attempt's view, and must not be overwritten.
+      condition: '#version = :read',
+      values: { ':read': node.version },
     });
   }
 

@@ -1,13 +1,14 @@
-import { TransientError } from './errors.ts';
+import { errorMessage, TransientError } from './errors.ts';
 import {
   DEFAULT_NODE_POLICY,
   isRetryDue,
   type NodeStatusPolicy,
   nextNodeState,
 } from './node-status.ts';
+import { mapSettled } from './pool.ts';
 import type { ConvergenceStore } from './ports.ts';
 import { truncate } from './records.ts';
-import type { RoleStrategy } from './roles/index.ts';
+import type { NodeConvergence, RoleStrategy } from './roles/index.ts';
 
 /**
  * Nodes of one shard converged at once. Shards have a handful of nodes, so in practice all of
@@ -17,6 +18,8 @@ export const CONVERGENCE_NODE_PARALLELISM = 64;
 
 export interface ConvergenceSettings {
   orphanGraceMs: number;
+  /** Nodes converged at once (CONVERGENCE_NODE_PARALLELISM in the function). */
+  nodeParallelism: number;
   nodePolicy?: NodeStatusPolicy;
   /** How long the lease keeps other jobs off this shard; longer than the function timeout. */
   leaseMs: number;
@@ -36,6 +39,11 @@ export type ConvergenceResult =
       attempted: string[];
       skipped: string[];
       failures: Array<{ nodeId: string; error: string }>;
+      /**
+       * Nodes whose record changed while this job worked (a failed push, a new endpoint, a
+       * decommission): their state was left as the newer writer set it.
+       */
+      superseded: string[];
     };
 
 /** Another job holds the shard: this one is retried later rather than run concurrently. */
@@ -77,6 +85,7 @@ export async function convergeShard(
         attempted: [],
         skipped: [],
         failures: [{ nodeId: '-', error }],
+        superseded: [],
       };
     }
     await store.setShardStatus(shardId, 'converging');
@@ -86,27 +95,39 @@ export async function convergeShard(
       (n) => n.status !== 'decommissioned' && (n.status !== 'error' || isRetryDue(n, now)),
     );
     const skipped = nodes.filter((n) => !eligible.includes(n)).map((n) => n.nodeId);
-    const results = await ports
+    const convergeNode = ports
       .strategyFor(shard.role)
-      .converge(eligible, { shardId, resources, now, orphanGraceMs: settings.orphanGraceMs });
-
-    const failures: Array<{ nodeId: string; error: string }> = [];
-    await Promise.all(
-      results.map(async (result) => {
-        const node = eligible.find((n) => n.nodeId === result.nodeId);
-        if (!node) return;
-        const error = result.error ?? 'failed';
-        if (!result.ok) failures.push({ nodeId: result.nodeId, error });
-        const transition = nextNodeState(
-          node,
-          result.ok ? { ok: true } : { ok: false, error },
-          now,
-          settings.nodePolicy ?? DEFAULT_NODE_POLICY,
-        );
-        if (transition)
-          await store.recordNodeAttempt(shardId, node.nodeId, transition, result.orphans);
-      }),
-    );
+      .forShard({ shardId, resources, now, orphanGraceMs: settings.orphanGraceMs });
+    const policy = settings.nodePolicy ?? DEFAULT_NODE_POLICY;
+    // By node position, so the summary lists failures in the same order on every run.
+    const failedAt: Array<{ nodeId: string; error: string } | undefined> = [];
+    const superseded: Array<string | undefined> = [];
+    // Each node is recorded the moment it is done, so the writes overlap the other nodes'
+    // HTTP work instead of queueing up after the slowest node.
+    const recorded = await mapSettled(eligible, settings.nodeParallelism, async (node, i) => {
+      const result = await convergeNode(node).catch(
+        (error: unknown): NodeConvergence => ({
+          nodeId: node.nodeId,
+          ok: false,
+          error: errorMessage(error),
+        }),
+      );
+      const error = result.error ?? 'failed';
+      if (!result.ok) failedAt[i] = { nodeId: node.nodeId, error };
+      const transition = nextNodeState(
+        node,
+        result.ok ? { ok: true } : { ok: false, error },
+        now,
+        policy,
+      );
+      if (transition && !(await store.recordNodeAttempt(node, transition, result.orphans)))
+        superseded[i] = node.nodeId;
+    });
+    // A node state that could not be recorded fails the job (after every node is done), so
+    // SQS retries it rather than leaving the table behind the nodes.
+    const unrecorded = recorded.find((r) => r.status === 'rejected');
+    if (unrecorded) throw unrecorded.reason;
+    const failures = failedAt.filter((f) => f !== undefined);
     const outcome = failures.length ? 'failed' : 'active';
     await store.setShardStatus(shardId, outcome, {
       lastConvergedAt: now.toISOString(),
@@ -120,6 +141,7 @@ export async function convergeShard(
       attempted: eligible.map((n) => n.nodeId),
       skipped,
       failures,
+      superseded: superseded.filter((id) => id !== undefined),
     };
   } finally {
     await store.releaseShardLease(shardId, owner);

@@ -123,12 +123,16 @@ export interface ConvergenceStore {
   ): Promise<void>;
   listNodes(shardId: string): Promise<NodeRecord[]>;
   listResources(shardId: string): Promise<ResourceRecord[]>;
+  /**
+   * Records one convergence attempt on a node, only if the node record is still the version
+   * the convergence read (false otherwise: someone changed the node meanwhile, and theirs is
+   * the newer word).
+   */
   recordNodeAttempt(
-    shardId: string,
-    nodeId: string,
+    node: Pick<NodeRecord, 'shardId' | 'nodeId' | 'version'>,
     transition: NodeTransition,
     orphans?: Record<string, Record<string, string>>,
-  ): Promise<void>;
+  ): Promise<boolean>;
 }
 
 /** The node agent calls a convergence makes. */

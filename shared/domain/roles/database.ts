@@ -5,7 +5,6 @@
 import { DONE_RESULTS, type SchemaSpec } from '../../contracts/node-agent.ts';
 import { applyBatches, planKind } from '../convergence-plan.ts';
 import { errorMessage } from '../errors.ts';
-import { mapSettled } from '../pool.ts';
 import type { NodeAgentPort } from '../ports.ts';
 import type { NodeRecord, ResourceRecord } from '../records.ts';
 import type { NodeConvergence, RoleContext, RoleStrategy } from './index.ts';
@@ -51,18 +50,11 @@ function unconfirmed(ids: string[], results: Array<{ id: string; result: string 
   return ids.filter((id) => !done.has(id));
 }
 
-export function databaseStrategy(agent: NodeAgentPort, nodeParallelism: number): RoleStrategy {
+export function databaseStrategy(agent: NodeAgentPort): RoleStrategy {
   return {
-    async converge(nodes, context) {
+    forShard(context) {
       const { schemas, stores } = desiredState(context.resources);
-      const settled = await mapSettled(nodes, nodeParallelism, (node) =>
-        convergeNode(node, context, schemas, stores),
-      );
-      return settled.map((s, i) =>
-        s.status === 'fulfilled'
-          ? s.value
-          : { nodeId: (nodes[i] as NodeRecord).nodeId, ok: false, error: errorMessage(s.reason) },
-      );
+      return (node) => convergeNode(node, context, schemas, stores);
     },
   };
 

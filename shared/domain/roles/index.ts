@@ -18,12 +18,18 @@ export interface RoleContext {
   orphanGraceMs: number;
 }
 
+/** Converges one node of the shard; a node's failure is in the result, not thrown. */
+export type NodeConverger = (node: NodeRecord) => Promise<NodeConvergence>;
+
 export interface RoleStrategy {
-  /** Converges the given nodes; never throws for a node's failure (it is in the result). */
-  converge(nodes: NodeRecord[], context: RoleContext): Promise<NodeConvergence[]>;
+  /**
+   * Works out the shard's desired state once and returns how to converge each node. The
+   * caller runs the nodes in parallel and records each one as soon as it is done.
+   */
+  forShard(context: RoleContext): NodeConverger;
 }
 
 /** Roles with nothing to converge: their shards are active as soon as they are known. */
 export const nothingToConverge: RoleStrategy = {
-  converge: async (nodes) => nodes.map((n) => ({ nodeId: n.nodeId, ok: true })),
+  forShard: () => async (node) => ({ nodeId: node.nodeId, ok: true }),
 };

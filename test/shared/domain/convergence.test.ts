@@ -23,8 +23,13 @@ const agent = new NodeAgentClient({
   timeoutMs: 1000,
   healthTimeoutMs: 300,
 });
-const strategyFor = roleStrategies(agent, 8);
-const settings: ConvergenceSettings = { orphanGraceMs: 60_000, leaseMs: 30_000, clock: () => now };
+const strategyFor = roleStrategies(agent);
+const settings: ConvergenceSettings = {
+  orphanGraceMs: 60_000,
+  leaseMs: 30_000,
+  nodeParallelism: 8,
+  clock: () => now,
+};
 
 beforeAll(async () => {
   dynamo = await startDynamoDbEmulator({ port: 0 });
@@ -181,6 +186,49 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     await run('job-2');
     expect(offline.state.stores.has('ws-2')).toBe(false);
     expect(offline.state.stores.has('ws-1')).toBe(true);
+  });
+
+  it('leaves a node as a push that failed meanwhile left it, not as it was when the job started', async () => {
+    const { run, store } = await shard(['ws-1']);
+    const flaky = fleet.nodes[1]!;
+    flaky.setFaults({ latencyMs: 150 });
+    const job = run();
+    // While the job works, a new store is recorded and its push to this node fails.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await store.putStoreResource('shard-001', 'ws-new', 'active', '2026-11-22T10:00:09.000Z#0');
+    await store.markNodePendingSync('shard-001', flaky.nodeId, 'push of ws-new failed');
+    const result = await job;
+    expect(result).toMatchObject({ outcome: 'active', superseded: [flaky.nodeId] });
+    // The job did not know ws-new: marking the node active would have lost it until a verify.
+    const nodes = await store.listNodes('shard-001');
+    expect(nodes.map((n) => [n.nodeId, n.status])).toEqual(
+      fleet.nodes.map((n) => [n.nodeId, n === flaky ? 'pending_sync' : 'active']),
+    );
+    expect(nodes.find((n) => n.nodeId === flaky.nodeId)).toMatchObject({
+      workPk: 'node#pending_sync',
+    });
+    flaky.setFaults({});
+    await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active', superseded: [] });
+    expect(flaky.state.stores.has('ws-new')).toBe(true);
+  });
+
+  it('fails the job, after every node is done, when a node state cannot be recorded', async () => {
+    const { run, store } = await shard(['ws-1']);
+    // The real repository, except that node writes are throttled.
+    const throttled = new Proxy(store, {
+      get: (target, name) =>
+        name === 'recordNodeAttempt'
+          ? async () => {
+              throw new Error('ProvisionedThroughputExceededException');
+            }
+          : Reflect.get(target, name).bind(target),
+    });
+    await expect(
+      convergeShard('shard-001', 'job-1', { store: throttled, strategyFor }, settings),
+    ).rejects.toThrow('ProvisionedThroughputExceededException');
+    // Every node was still converged, and the lease is free for SQS's retry.
+    expect(fleet.nodes.every((n) => n.state.stores.has('ws-1'))).toBe(true);
+    await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active' });
   });
 
   it('removes an orphan store only after the grace period', async () => {

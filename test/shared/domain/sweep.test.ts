@@ -151,13 +151,15 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
       { ok: false, error: 'down' },
       new Date(Date.now() - 3_600_000),
     );
-    await w.store.recordNodeAttempt('s2', 's2-n1', past!);
+    const [s2n1] = await w.store.listNodes('s2');
+    await w.store.recordNodeAttempt(s2n1!, past!);
     const future = nextNodeState(
       { shardId: 's3', nodeId: 's3-n1', status: 'pending_sync', consecutiveFailures: 4 },
       { ok: false, error: 'down' },
       new Date(),
     );
-    await w.store.recordNodeAttempt('s3', 's3-n1', future!);
+    const [s3n1] = await w.store.listNodes('s3');
+    await w.store.recordNodeAttempt(s3n1!, future!);
     const result = await w.sweep();
     expect(result).toMatchObject({
       counts: { nodesPendingSync: 2, shardsFailed: 1, nodesRetried: 1 },
