@@ -15,9 +15,7 @@ const agents = await Promise.all(
   specs.map((s) => startNodeAgent({ nodeId: s.nodeId, signingKeys, faults: s.faults })),
 );
 parentPort?.postMessage({ urls: agents.map((a) => ({ nodeId: a.nodeId, url: a.url })) });
-parentPort?.on('message', async (message: { type: string }) => {
-  if (message.type === 'stop') {
-    await Promise.all(agents.map((a) => a.stop()));
-    parentPort?.postMessage({ stopped: true });
-  }
+parentPort?.on('message', async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  parentPort?.postMessage({ stopped: true });
 });
