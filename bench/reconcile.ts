@@ -316,6 +316,7 @@ async function fleet(client: DynamoDBClient, repository: Repository) {
       nodeParallelism: 1,
     },
   ];
+  const nodeWorkers: Array<{ stop(): Promise<void> }> = [];
   const rows = [];
   for (const [i, c] of cases.entries()) {
     const runs: number[] = [];
@@ -324,10 +325,13 @@ async function fleet(client: DynamoDBClient, repository: Repository) {
       const nodes = await seedShard(shardId, c.nodes, c.offline);
       // Every node starts empty: each run pushes the whole shard to every reachable node.
       runs.push((await converge(repository, shardId, c.nodeParallelism)).ms);
-      await nodes.stop();
+      // Stopped at the end: a worker torn down now would still be freeing its heap, on the
+      // same 2 cores, during the next run.
+      nodeWorkers.push(nodes);
     }
     rows.push({ ...c, ms: median(runs), runsMs: runs.map((r) => round(r)) });
   }
+  await Promise.all(nodeWorkers.map((w) => w.stop()));
   return rows;
 }
 
@@ -359,6 +363,7 @@ async function httpFloor() {
       call(url, '/v1/stores:apply', applyBody),
     ]);
   };
+  const workers: Array<{ stop(): Promise<void> }> = [];
   const medianMs = async (nodes: number, offline: number) => {
     const runs: number[] = [];
     for (let run = 0; run < FLEET_RUNS; run++) {
@@ -369,12 +374,13 @@ async function httpFloor() {
       const started = performance.now();
       await Promise.all(bare.urls.map(convergeBare));
       runs.push(performance.now() - started);
-      await bare.stop();
+      workers.push(bare); // stopped at the end, as in fleet()
     }
     return median(runs);
   };
   const oneNodeMs = await medianMs(1, 0);
   const fleetMs = await medianMs(FLEET_NODES, FLEET_OFFLINE);
+  await Promise.all(workers.map((w) => w.stop()));
   return {
     oneNodeMs: round(oneNodeMs),
     fleetMs: round(fleetMs),
