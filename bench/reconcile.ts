@@ -39,7 +39,8 @@ const FLEET_OFFLINE = 5;
 const FLEET_STORES = 100;
 /** Each convergence case runs this many times on fresh shards; the median is reported. */
 const FLEET_RUNS = 5;
-const NODE_LATENCY_MS = 20;
+/** Each node request's simulated latency; BENCH_NODE_LATENCY_MS shows how the ratio depends on it. */
+const NODE_LATENCY_MS = Number(process.env.BENCH_NODE_LATENCY_MS ?? 20);
 /** Unique per run: an external DynamoDB (BENCH_DYNAMODB_URL) outlives one run. */
 const TABLE = `shard-control-bench-${Date.now()}`;
 const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));

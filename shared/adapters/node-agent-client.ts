@@ -37,7 +37,7 @@ export class NodeAgentError extends Error {
 
 /**
  * Node agent API v1 client (CONTRACTS §4): every request HMAC-signed with the current key.
- * Node's fetch keeps connections alive, so a fan-out reuses sockets per node.
+ * Requests go through the keep-alive agents of http.ts, so a fan-out reuses sockets per node.
  */
 export class NodeAgentClient {
   readonly #options: NodeAgentClientOptions;
