@@ -317,23 +317,26 @@ async function fleet(client: DynamoDBClient, repository: Repository) {
       nodeParallelism: 1,
     },
   ];
+  // Node workers are stopped at the end: one torn down between runs would still be freeing its
+  // heap, on the same 2 cores, during the next measured run.
   const nodeWorkers: Array<{ stop(): Promise<void> }> = [];
-  const rows = [];
-  for (const [i, c] of cases.entries()) {
-    const runs: number[] = [];
-    for (let run = 0; run < FLEET_RUNS; run++) {
-      const shardId = `fleet-${i}-${run}`;
-      const nodes = await seedShard(shardId, c.nodes, c.offline);
-      // Every node starts empty: each run pushes the whole shard to every reachable node.
-      runs.push((await converge(repository, shardId, c.nodeParallelism)).ms);
-      // Stopped at the end: a worker torn down now would still be freeing its heap, on the
-      // same 2 cores, during the next run.
-      nodeWorkers.push(nodes);
+  try {
+    const rows = [];
+    for (const [i, c] of cases.entries()) {
+      const runs: number[] = [];
+      for (let run = 0; run < FLEET_RUNS; run++) {
+        const shardId = `fleet-${i}-${run}`;
+        const nodes = await seedShard(shardId, c.nodes, c.offline);
+        nodeWorkers.push(nodes);
+        // Every node starts empty: each run pushes the whole shard to every reachable node.
+        runs.push((await converge(repository, shardId, c.nodeParallelism)).ms);
+      }
+      rows.push({ ...c, ms: median(runs), runsMs: runs.map((r) => round(r)) });
     }
-    rows.push({ ...c, ms: median(runs), runsMs: runs.map((r) => round(r)) });
+    return rows;
+  } finally {
+    await Promise.all(nodeWorkers.map((w) => w.stop()));
   }
-  await Promise.all(nodeWorkers.map((w) => w.stop()));
-  return rows;
 }
 
 const median = (values: number[]) =>
@@ -364,7 +367,7 @@ async function httpFloor() {
       call(url, '/v1/stores:apply', applyBody),
     ]);
   };
-  const workers: Array<{ stop(): Promise<void> }> = [];
+  const workers: Array<{ stop(): Promise<void> }> = []; // stopped at the end, as in fleet()
   const medianMs = async (nodes: number, offline: number) => {
     const runs: number[] = [];
     for (let run = 0; run < FLEET_RUNS; run++) {
@@ -372,21 +375,20 @@ async function httpFloor() {
         Array.from({ length: nodes }, (_, i) => ({ down: i < offline })),
         NODE_LATENCY_MS,
       );
+      workers.push(bare);
       const started = performance.now();
       await Promise.all(bare.urls.map(convergeBare));
       runs.push(performance.now() - started);
-      workers.push(bare); // stopped at the end, as in fleet()
     }
     return median(runs);
   };
-  const oneNodeMs = await medianMs(1, 0);
-  const fleetMs = await medianMs(FLEET_NODES, FLEET_OFFLINE);
-  await Promise.all(workers.map((w) => w.stop()));
-  return {
-    oneNodeMs: round(oneNodeMs),
-    fleetMs: round(fleetMs),
-    ratio: round(fleetMs / oneNodeMs, 2),
-  };
+  try {
+    const oneNodeMs = await medianMs(1, 0);
+    const fleetMs = await medianMs(FLEET_NODES, FLEET_OFFLINE);
+    return { oneNodeMs, fleetMs, ratio: round(fleetMs / oneNodeMs, 2) };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
 }
 
 export const reconcile: Benchmark<ReconcileResult> = {
