@@ -306,8 +306,15 @@ export class Repository implements StateStore, ConvergenceStore, SweepStore {
           },
           condition: 'attribute_not_exists(pk)',
         });
-        // A known node keeps its status; only its endpoint follows Citrus.
-        if (!created) await this.#update(key, { set: identity });
+        // A known node keeps its status; only its endpoint follows Citrus. Written only when
+        // it moved: every shard.create records its shard's topology, and a version bump here
+        // would make a running convergence discard its node results (recordNodeAttempt).
+        if (!created)
+          await this.#update(key, {
+            set: identity,
+            condition: '#endpoint <> :endpoint',
+            values: { ':endpoint': node.endpoint },
+          });
       }),
     );
     return { shardCreated };

@@ -74,6 +74,23 @@ describe('Repository on the local DynamoDB emulator', () => {
     });
   });
 
+  it('rewrites a known node only when Citrus moved its endpoint', async () => {
+    await repo.recordTopology(topology);
+    const version = async (nodeId: string) =>
+      (await repo.listNodes('shard-001')).find((n) => n.nodeId === nodeId)?.version;
+    // Every shard.create on the shard records the same topology again: no write, no new version.
+    await repo.recordTopology(topology);
+    expect(await version('n1')).toBe(1);
+    const moved = 'http://127.0.0.1:9201';
+    await repo.recordTopology({
+      ...topology,
+      nodes: topology.nodes.map((n) => (n.nodeId === 'n1' ? { ...n, endpoint: moved } : n)),
+    });
+    const [n1, n2] = await repo.listNodes('shard-001');
+    expect(n1).toMatchObject({ endpoint: moved, version: 2, status: 'active' });
+    expect(n2).toMatchObject({ version: 1 });
+  });
+
   it('never marks an active location failed', async () => {
     await repo.claimLocation(location, 'm1', 60_000);
     await repo.completeLocation(location, { shardId: 'shard-001', shardKey: 'key-1' });
