@@ -70,6 +70,15 @@ async function shard(stores: string[], options: { role?: string } = {}) {
   return { store, run };
 }
 
+/** The real repository with some of its methods replaced. */
+const withStore = (store: Repository, overrides: Partial<Repository>) =>
+  new Proxy(store, {
+    get: (target, name) =>
+      name in overrides
+        ? overrides[name as keyof Repository]
+        : Reflect.get(target, name).bind(target),
+  });
+
 const requestsTo = (nodeId: string) => fleet.node(nodeId).requests.length;
 
 describe('convergeShard (real repository, real node agents over HTTP)', () => {
@@ -191,15 +200,24 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
   it('leaves a node as a push that failed meanwhile left it, not as it was when the job started', async () => {
     const { run, store } = await shard(['ws-1']);
     const flaky = fleet.nodes[1]!;
-    flaky.setFaults({ latencyMs: 150 });
-    const job = run();
-    // While the job works, a new store is recorded and its push to this node fails.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await store.putStoreResource('shard-001', 'ws-new', 'active', '2026-11-22T10:00:09.000Z#0');
-    await store.markNodePendingSync('shard-001', flaky.nodeId, 'push of ws-new failed');
-    const result = await job;
+    // Right after the job has read the nodes, a new store is recorded and its push to this
+    // node fails (the workspace handler marks the node pending_sync).
+    const racing = withStore(store, {
+      listNodes: async (shardId) => {
+        const nodes = await store.listNodes(shardId);
+        await store.putStoreResource(shardId, 'ws-new', 'active', '2026-11-22T10:00:09.000Z#0');
+        await store.markNodePendingSync(shardId, flaky.nodeId, 'push of ws-new failed');
+        return nodes;
+      },
+    });
+    const result = await convergeShard(
+      'shard-001',
+      'job-1',
+      { store: racing, strategyFor },
+      settings,
+    );
     expect(result).toMatchObject({ outcome: 'active', superseded: [flaky.nodeId] });
-    // The job did not know ws-new: marking the node active would have lost it until a verify.
+    // Marking the node active would have left ws-new off it until a full verify.
     const nodes = await store.listNodes('shard-001');
     expect(nodes.map((n) => [n.nodeId, n.status])).toEqual(
       fleet.nodes.map((n) => [n.nodeId, n === flaky ? 'pending_sync' : 'active']),
@@ -207,21 +225,16 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     expect(nodes.find((n) => n.nodeId === flaky.nodeId)).toMatchObject({
       workPk: 'node#pending_sync',
     });
-    flaky.setFaults({});
     await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active', superseded: [] });
     expect(flaky.state.stores.has('ws-new')).toBe(true);
   });
 
   it('fails the job, after every node is done, when a node state cannot be recorded', async () => {
     const { run, store } = await shard(['ws-1']);
-    // The real repository, except that node writes are throttled.
-    const throttled = new Proxy(store, {
-      get: (target, name) =>
-        name === 'recordNodeAttempt'
-          ? async () => {
-              throw new Error('ProvisionedThroughputExceededException');
-            }
-          : Reflect.get(target, name).bind(target),
+    const throttled = withStore(store, {
+      recordNodeAttempt: async () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      },
     });
     await expect(
       convergeShard('shard-001', 'job-1', { store: throttled, strategyFor }, settings),
