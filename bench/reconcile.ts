@@ -1,4 +1,4 @@
-// Reconciliation at scale, in-process with the real adapters (Repository on the local DynamoDB
+// Reconciliation at scale, in-process with the real adapters (the state stores on the local DynamoDB
 // emulator, CitrusClient and NodeAgentClient over HTTP to the simulators) and the real domain
 // (runSweep, convergeShard with the database strategy):
 // 1. a quiet sweep over 10,000 shards x 3 nodes: DynamoDB requests (SDK middleware) and time;
@@ -12,15 +12,15 @@ import { startNodeAgent } from '../local/simulators/node-agent.ts';
 import { CitrusClient } from '../shared/adapters/citrus-client.ts';
 import { sendJson } from '../shared/adapters/http.ts';
 import { NodeAgentClient } from '../shared/adapters/node-agent-client.ts';
-import { Repository } from '../shared/adapters/repository.ts';
 import { LOCAL } from '../shared/contracts/names.ts';
 import { MAX_APPLY_IDS } from '../shared/contracts/node-agent.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { CONVERGENCE_NODE_PARALLELISM, convergeShard } from '../shared/domain/convergence.ts';
-import { keys, WORK } from '../shared/domain/records.ts';
 import { roleStrategies } from '../shared/domain/roles/registry.ts';
 import { Secret } from '../shared/domain/secret.ts';
 import { runSweep, topologyDigest } from '../shared/domain/sweep.ts';
+import { createStores, type TableStores } from '../shared/store/index.ts';
+import { keys, WORK, workEntry } from '../shared/store/schema.ts';
 import { createStateTable, localDynamoDb } from '../test/support/table.ts';
 import { type Benchmark, round, table } from './benchmark.ts';
 import { startBareNodes, startRemoteDynamoDb, startRemoteNodes } from './support/remote.ts';
@@ -138,9 +138,7 @@ const nodeItem = (shardId: string, nodeId: string, endpoint: string, status = 'a
   endpoint,
   status,
   consecutiveFailures: 0,
-  ...(status === 'joining'
-    ? { workPk: WORK.nodeJoining, workSk: `${stamp.createdAt}#${shardId}#${nodeId}` }
-    : {}),
+  ...(status === 'joining' ? workEntry(WORK.nodeJoining, stamp.createdAt, shardId, nodeId) : {}),
 });
 const storeItem = (shardId: string, workspaceId: string) => ({
   ...keys.store(shardId, workspaceId),
@@ -166,18 +164,18 @@ const schemaItem = (shardId: string, businessId: string, locationId: string) => 
 
 const nodeAgent = () => new NodeAgentClient({ signingKeys: new Secret(SIGNING), timeoutMs: 3_000 });
 
-async function converge(repository: Repository, shardId: string, nodeParallelism: number) {
+async function converge(stores: TableStores, shardId: string, nodeParallelism: number) {
   const started = performance.now();
   const result = await convergeShard(
     shardId,
     `bench-${shardId}-${nodeParallelism}`,
-    { store: repository, strategyFor: roleStrategies(nodeAgent()) },
+    { stores, strategyFor: roleStrategies(nodeAgent()) },
     { orphanGraceMs: 3_600_000, leaseMs: 120_000, nodeParallelism },
   );
   return { ms: performance.now() - started, result };
 }
 
-async function quietSweep(client: DynamoDBClient, repository: Repository) {
+async function quietSweep(client: DynamoDBClient, stores: TableStores) {
   const endpoint = 'http://127.0.0.1:9/unused';
   const shards = Array.from({ length: SHARDS }, (_, i) => {
     const shardId = `big-${String(i).padStart(5, '0')}`;
@@ -197,7 +195,7 @@ async function quietSweep(client: DynamoDBClient, repository: Repository) {
   }
   await batchWrite(client, items);
   // What a first sweep over this fleet records: one digest per shard, in 16 chunk items.
-  await repository.saveTopologyDigests(
+  await stores.sweeps.saveTopologyDigests(
     new Map(shards.map((s) => [s.shardId, topologyDigest(s)])),
     shards.map((s) => s.shardId),
   );
@@ -211,7 +209,7 @@ async function quietSweep(client: DynamoDBClient, repository: Repository) {
     attempts: 1,
   });
   const ports = {
-    store: repository,
+    stores,
     citrus: {
       shardHealthPage: (cursor?: string, limit?: number) => {
         pages++;
@@ -225,7 +223,6 @@ async function quietSweep(client: DynamoDBClient, repository: Repository) {
     enabled: true,
     fullVerifyEvery: 1_000,
     reserveMs: 15_000,
-    historyTtlSeconds: 3600,
   };
   try {
     await runSweep(ports, settings);
@@ -248,7 +245,7 @@ async function quietSweep(client: DynamoDBClient, repository: Repository) {
   }
 }
 
-async function newNode(client: DynamoDBClient, repository: Repository) {
+async function newNode(client: DynamoDBClient, stores: TableStores) {
   const shardId = 'stores-10k';
   const node = await startNodeAgent({ nodeId: `${shardId}-node-new`, signingKeys: SIGNING });
   try {
@@ -261,7 +258,7 @@ async function newNode(client: DynamoDBClient, repository: Repository) {
       items.push(storeItem(shardId, `ws-${String(i).padStart(5, '0')}`));
     }
     await batchWrite(client, items);
-    const { ms } = await converge(repository, shardId, CONVERGENCE_NODE_PARALLELISM);
+    const { ms } = await converge(stores, shardId, CONVERGENCE_NODE_PARALLELISM);
     const resources = BIG_SHARD_STORES + 1;
     const byRequest: Record<string, number> = {};
     for (const r of node.requests) {
@@ -281,7 +278,7 @@ async function newNode(client: DynamoDBClient, repository: Repository) {
   }
 }
 
-async function fleet(client: DynamoDBClient, repository: Repository) {
+async function fleet(client: DynamoDBClient, stores: TableStores) {
   // The nodes run on their own thread, as they run on their own machines in production; on
   // the function's thread their request handling would be counted as convergence time.
   const seedShard = async (shardId: string, nodes: number, offline: number) => {
@@ -329,7 +326,7 @@ async function fleet(client: DynamoDBClient, repository: Repository) {
         const nodes = await seedShard(shardId, c.nodes, c.offline);
         nodeWorkers.push(nodes);
         // Every node starts empty: each run pushes the whole shard to every reachable node.
-        runs.push((await converge(repository, shardId, c.nodeParallelism)).ms);
+        runs.push((await converge(stores, shardId, c.nodeParallelism)).ms);
       }
       rows.push({ ...c, ms: median(runs), runsMs: runs.map((r) => round(r)) });
     }
@@ -404,10 +401,10 @@ export const reconcile: Benchmark<ReconcileResult> = {
     const client = localDynamoDb(dynamo.url);
     try {
       await createStateTable(client, TABLE);
-      const repository = new Repository({ tableName: TABLE, client });
-      const quiet = await quietSweep(client, repository);
-      const node = await newNode(client, repository);
-      const fleetRows = await fleet(client, repository);
+      const stores = createStores({ tableName: TABLE, client });
+      const quiet = await quietSweep(client, stores);
+      const node = await newNode(client, stores);
+      const fleetRows = await fleet(client, stores);
       const floor = await httpFloor();
       const one = fleetRows[0]!.ms;
       return {

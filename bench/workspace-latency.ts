@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../local/stack.ts';
 import type { WorkspaceEvent } from '../shared/contracts/producer.ts';
 import { ShardControlProducer } from '../shared/contracts/producer.ts';
+import { keys } from '../shared/store/schema.ts';
 import { type Benchmark, table } from './benchmark.ts';
 import {
   diffStats,
@@ -120,7 +121,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
       const out = await doc.send(
         new GetCommand({
           TableName: stack.tableName,
-          Key: { pk: `LOC#${l.businessId}#${l.locationId}`, sk: 'META' },
+          Key: keys.location(l.businessId, l.locationId),
         }),
       );
       const shardId = out.Item?.shardId as string | undefined;

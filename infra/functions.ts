@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueName } from '../shared/contracts/names.ts';
+import type { IndexName } from '../shared/store/schema.ts';
 import { PROJECT_ROOT } from './paths.ts';
 
 /** One SQS-consumed function. Adding a consumer = one entry here + `functions/<name>/handler.ts`. */
@@ -15,11 +16,8 @@ export interface ConsumerDefinition {
   /** Contract queues the function sends to (gets `<QUEUE>_QUEUE_URL` env + SendMessage). */
   readonly sendsTo?: readonly QueueName[];
   /** State table GSIs the function queries (least privilege: none unless listed). */
-  readonly tableIndexes?: readonly TableIndexName[];
+  readonly tableIndexes?: readonly IndexName[];
 }
-
-/** GSI names of the state table (`TABLE_INDEXES` in stack.ts). */
-export type TableIndexName = 'work' | 'byLocation';
 
 export const CONSUMERS: readonly ConsumerDefinition[] = [
   // maxConcurrency 5 keeps the Citrus register/fetch rate bounded.

@@ -24,31 +24,18 @@ import {
   ssmPrefix,
   tableName,
 } from '../shared/contracts/names.ts';
+import { INDEXES, TABLE_KEY, TTL_ATTRIBUTE } from '../shared/store/schema.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
 import { ReconcileSchedule, SWEEP_FUNCTION } from './constructs/reconcile-schedule.ts';
 import { SqsConsumer, VISIBILITY_TIMEOUT_FACTOR } from './constructs/sqs-consumer.ts';
-import {
-  CONSUMERS,
-  type ConsumerDefinition,
-  handlerEntry,
-  hasHandler,
-  type TableIndexName,
-} from './functions.ts';
+import { CONSUMERS, type ConsumerDefinition, handlerEntry, hasHandler } from './functions.ts';
 import { assertStage, markResource, pascal, physicalName } from './naming.ts';
 
 /** Placeholder Citrus URL when context `citrusUrl` is not given: deploys, but fails fast at runtime. */
 export const DEFAULT_CITRUS_URL = 'https://citrus.invalid';
 /** Stages whose data is disposable: no deletion protection, resources destroyed with the stack. */
 export const EPHEMERAL_STAGES: readonly string[] = ['local', 'dev'];
-/** Sparse GSIs the sweep queries (CONTRACTS §7 records set these attributes only when work is due). */
-export const TABLE_INDEXES: Record<
-  TableIndexName,
-  { name: string; partitionKey: string; sortKey: string }
-> = {
-  work: { name: 'work', partitionKey: 'workPk', sortKey: 'workSk' },
-  byLocation: { name: 'byLocation', partitionKey: 'locationPk', sortKey: 'locationSk' },
-};
 const DEFAULT_VISIBILITY_SECONDS = 30 * VISIBILITY_TIMEOUT_FACTOR;
 
 export interface ShardControlStackProps extends StackProps {
@@ -102,16 +89,16 @@ export class ShardControlStack extends Stack {
 
     this.table = new dynamodb.Table(this, 'Table', {
       tableName: tableName(stage),
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: TABLE_KEY.partition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEY.sort, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: !ephemeral,
       removalPolicy,
     });
-    for (const index of Object.values(TABLE_INDEXES)) {
+    for (const index of Object.values(INDEXES)) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -175,7 +162,7 @@ export class ShardControlStack extends Stack {
         entry: handlerEntry(definition.functionName),
         queue: queues[definition.queue],
         table: this.table,
-        tableIndexNames: (definition.tableIndexes ?? []).map((index) => TABLE_INDEXES[index].name),
+        tableIndexNames: (definition.tableIndexes ?? []).map((index) => INDEXES[index].name),
         timeout: Duration.seconds(definition.timeoutSeconds),
         memorySize: definition.memorySize,
         batchSize: definition.batchSize,
@@ -197,7 +184,7 @@ export class ShardControlStack extends Stack {
       this.reconcile = new ReconcileSchedule(this, 'Reconcile', {
         stage,
         table: this.table,
-        tableIndexNames: [TABLE_INDEXES.work.name],
+        tableIndexNames: [INDEXES.work.name],
         convergenceQueue: queues.convergence.queue,
         deadLetterQueue: this.scheduleDlq,
         rateMinutes: props.reconcileRateMinutes,

@@ -3,14 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { Repository } from '../../shared/adapters/repository.ts';
 import { PARAMETERS, ssmPrefix } from '../../shared/contracts/names.ts';
 import { createEnvelope, ShardControlProducer } from '../../shared/contracts/producer.ts';
 import {
   type SigningKeys,
   SigningKeys as SigningKeysSchema,
 } from '../../shared/contracts/signing.ts';
+import { createStores } from '../../shared/store/index.ts';
 import type { Target } from './target.ts';
 
 const parameterName = (target: Target, key: keyof typeof PARAMETERS) =>
@@ -68,27 +67,21 @@ export async function setScheduleState(target: Target, state: 'ENABLED' | 'DISAB
   );
 }
 
+const storesOf = (target: Target) =>
+  createStores({ tableName: target.tableName, client: target.dynamodb });
+
 export async function clearLease(target: Target, shardId: string) {
-  return new Repository({ tableName: target.tableName, client: target.dynamodb }).clearShardLease(
-    shardId,
-  );
+  return storesOf(target).shards.clearLease(shardId);
 }
 
 export async function shardStatus(target: Target, shardId: string) {
-  const repository = new Repository({ tableName: target.tableName, client: target.dynamodb });
-  const [shard, nodes] = await Promise.all([
-    repository.getShard(shardId),
-    repository.listNodes(shardId),
-  ]);
-  return { shard, nodes };
+  const { shards, nodes } = storesOf(target);
+  const [shard, shardNodes] = await Promise.all([shards.get(shardId), nodes.list(shardId)]);
+  return { shard, nodes: shardNodes };
 }
 
 export async function lastSweep(target: Target) {
-  const db = DynamoDBDocumentClient.from(target.dynamodb);
-  const { Item } = await db.send(
-    new GetCommand({ TableName: target.tableName, Key: { pk: 'SWEEP', sk: 'LAST' } }),
-  );
-  return Item;
+  return storesOf(target).sweeps.last();
 }
 
 /**

@@ -2,7 +2,7 @@ import type { ShardConvergeMessage } from '../../shared/contracts/messages.ts';
 import { CONVERGENCE_NODE_PARALLELISM, convergeShard } from '../../shared/domain/convergence.ts';
 import { DEFAULT_NODE_POLICY } from '../../shared/domain/node-status.ts';
 import { roleStrategies } from '../../shared/domain/roles/registry.ts';
-import { repository, runtime } from '../../shared/lambda/clients.ts';
+import { runtime, stores } from '../../shared/lambda/clients.ts';
 import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
 import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
 
@@ -28,7 +28,7 @@ export const handler = createSqsConsumer<ShardConvergeMessage>({
     const result = await convergeShard(
       data.shardId,
       record.messageId,
-      { store: repository, strategyFor: strategiesFor(nodeAgent) },
+      { stores, strategyFor: strategiesFor(nodeAgent) },
       {
         orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
         nodeParallelism: CONVERGENCE_NODE_PARALLELISM,

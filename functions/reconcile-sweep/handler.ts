@@ -5,14 +5,12 @@ import type { Context } from 'aws-lambda';
 import { ENV } from '../../shared/contracts/names.ts';
 import { createEnvelope, ShardControlProducer } from '../../shared/contracts/producer.ts';
 import { runSweep } from '../../shared/domain/sweep.ts';
-import { repository, runtime } from '../../shared/lambda/clients.ts';
+import { runtime, stores } from '../../shared/lambda/clients.ts';
 import { requireEnv } from '../../shared/lambda/env.ts';
 import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
 
 /** Paging Citrus stops when less Lambda time than this is left; the next sweep resumes. */
 const RESERVE_MS = 15_000;
-/** Sweep history is kept for a week. */
-const HISTORY_TTL_SECONDS = 7 * 24 * 3600;
 
 const producer = new ShardControlProducer({
   queueUrls: { convergence: requireEnv(ENV.convergenceQueueUrl) },
@@ -23,7 +21,7 @@ export const handler = middy(async (_event: unknown, context: Context) => {
   const { config, citrus } = await runtime({ fresh: true });
   const result = await runSweep(
     {
-      store: repository,
+      stores,
       citrus,
       remainingMs: () => context.getRemainingTimeInMillis(),
       async enqueue(jobs) {
@@ -38,7 +36,6 @@ export const handler = middy(async (_event: unknown, context: Context) => {
       enabled: config.reconcile.enabled,
       fullVerifyEvery: config.reconcile.fullVerifyEvery,
       reserveMs: RESERVE_MS,
-      historyTtlSeconds: HISTORY_TTL_SECONDS,
     },
   );
   if (result.outcome === 'disabled') {

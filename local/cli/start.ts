@@ -5,8 +5,8 @@
 //   --quiet     function logs to .local/logs/local-stack.log instead of the terminal
 //   --timeout=<seconds>  for --once (default 120)
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { Repository } from '../../shared/adapters/repository.ts';
 import type { ShardCreateMessage, WorkspaceMessage } from '../../shared/contracts/messages.ts';
+import { createStores, type TableStores } from '../../shared/store/index.ts';
 import { type LocalStack, PORT_ENV, startLocalStack } from '../stack.ts';
 import { loadEvents, SCENARIO_DIR, WORKSPACES_DIR } from './events.ts';
 
@@ -31,12 +31,12 @@ interface LocationStatus {
 
 async function locationStatus(
   stack: LocalStack,
-  repo: Repository,
+  stores: TableStores,
   m: ShardCreateMessage,
 ): Promise<LocationStatus> {
   const { businessId, locationId } = m.data;
   const base = { businessId, locationId, initialised: 0, nodes: 0 };
-  const shardId = (await repo.getLocation(businessId, locationId))?.shardId;
+  const shardId = (await stores.locations.get({ businessId, locationId }))?.shardId;
   if (!shardId) return base;
   if (stack.fleet) {
     // Ground truth: what the node agents actually hold.
@@ -50,7 +50,7 @@ async function locationStatus(
     };
   }
   // External Citrus: no access to the nodes, so trust the recorded node sync state.
-  const nodes = (await repo.listNodes(shardId)).filter((n) => n.status !== 'decommissioned');
+  const nodes = (await stores.nodes.list(shardId)).filter((n) => n.status !== 'decommissioned');
   return {
     ...base,
     shardId,
@@ -85,14 +85,14 @@ function expectedWorkspaces(events: WorkspaceMessage[]): Map<string, WorkspaceMe
 
 async function workspaceStatus(
   stack: LocalStack,
-  repo: Repository,
+  stores: TableStores,
   m: WorkspaceMessage,
 ): Promise<WorkspaceStatus> {
   const { workspaceId, businessId, locationId } = m.data;
   const expect = m.type === 'workspace.deleted' ? 'deleted' : 'monitored';
   const base = { workspaceId, location: `${businessId}/${locationId}`, expect } as const;
-  const shardId = (await repo.getLocation(businessId, locationId))?.shardId;
-  const recorded = (await repo.getWorkspace(workspaceId))?.status;
+  const shardId = (await stores.locations.get({ businessId, locationId }))?.shardId;
+  const recorded = (await stores.workspaces.get(workspaceId))?.status;
   const recordOk = expect === 'deleted' ? recorded === 'deleted' : recorded === 'active';
   if (stack.fleet) {
     // Ground truth: the node agents' monitored stores (a deleted one must be on no node).
@@ -114,9 +114,9 @@ async function workspaceStatus(
   }
   // External Citrus: no access to the nodes; trust the store resource and node sync state.
   if (!shardId) return { ...base, holding: 0, nodes: 0, ok: false };
-  const nodes = (await repo.listNodes(shardId)).filter((n) => n.status !== 'decommissioned');
+  const nodes = (await stores.nodes.list(shardId)).filter((n) => n.status !== 'decommissioned');
   const synced = nodes.filter((n) => n.status === 'active').length;
-  const store = (await repo.listResources(shardId)).find((r) => r.workspaceId === workspaceId);
+  const store = (await stores.resources.list(shardId)).find((r) => r.workspaceId === workspaceId);
   const storeOk = store?.status === (expect === 'deleted' ? 'deleted' : 'active');
   const ok = recordOk && storeOk && nodes.length > 0 && synced === nodes.length;
   return {
@@ -245,7 +245,7 @@ async function main(): Promise<number> {
       `sent ${scenario.length} sample messages from events/shard-create/ and events/workspaces/`,
     );
 
-  const repo = new Repository({ tableName: stack.tableName, client: stack.ddb });
+  const stores = createStores({ tableName: stack.tableName, client: stack.ddb });
   const locations = scenario
     .map((s) => s.message)
     .filter((m): m is ShardCreateMessage => m.type === 'shard.create');
@@ -279,8 +279,8 @@ async function main(): Promise<number> {
   let wsRows: WorkspaceStatus[] = [];
   let converged = false;
   const check = async () => {
-    rows = await Promise.all(locations.map((m) => locationStatus(stack, repo, m)));
-    wsRows = await Promise.all(workspaces.map((m) => workspaceStatus(stack, repo, m)));
+    rows = await Promise.all(locations.map((m) => locationStatus(stack, stores, m)));
+    wsRows = await Promise.all(workspaces.map((m) => workspaceStatus(stack, stores, m)));
     return rows.every(locationOk) && wsRows.every((r) => r.ok);
   };
   while (Date.now() < deadline) {

@@ -15,6 +15,7 @@ import {
 import { type SigningKeys, signRequest } from '../contracts/signing.ts';
 import { describeIssues } from '../contracts/zod.ts';
 import { mapSettled } from '../domain/pool.ts';
+import type { NodeOutcome } from '../domain/ports.ts';
 import type { Secret } from '../domain/secret.ts';
 import { HttpError, sendJson, statusError } from './http.ts';
 
@@ -170,21 +171,17 @@ export interface NodeTarget {
   endpoint: string;
 }
 
-export type NodeOutcome<R> =
-  | { nodeId: string; ok: true; value: R }
-  | { nodeId: string; ok: false; error: string };
-
 /** Runs `work` on every node with bounded parallelism; one outcome per node, never throws. */
-export async function fanOut<N extends NodeTarget, R>(
+export async function fanOut<N extends NodeTarget>(
   nodes: readonly N[],
   limit: number,
-  work: (node: N) => Promise<R>,
-): Promise<NodeOutcome<R>[]> {
+  work: (node: N) => Promise<unknown>,
+): Promise<NodeOutcome[]> {
   const settled = await mapSettled(nodes, limit, work);
   return settled.map((result, i) => {
     const nodeId = (nodes[i] as N).nodeId;
     return result.status === 'fulfilled'
-      ? { nodeId, ok: true, value: result.value }
+      ? { nodeId, ok: true }
       : {
           nodeId,
           ok: false,

@@ -6,7 +6,7 @@ import {
   nextNodeState,
 } from './node-status.ts';
 import { mapSettled } from './pool.ts';
-import type { ConvergenceStore } from './ports.ts';
+import type { Stores } from './ports.ts';
 import { truncate } from './records.ts';
 import type { NodeConvergence, RoleStrategy } from './roles/index.ts';
 
@@ -27,7 +27,7 @@ export interface ConvergenceSettings {
 }
 
 export interface ConvergencePorts {
-  store: ConvergenceStore;
+  stores: Stores;
   strategyFor: (role: string) => RoleStrategy;
 }
 
@@ -52,7 +52,7 @@ export class ShardLeasedError extends TransientError {
 }
 
 /**
- * Flow 4, level-triggered: the job carries only the shard id; everything else is re-read, so
+ * Shard convergence, level-triggered: the job carries only the shard id; everything else is re-read, so
  * a duplicate or late job is harmless and a shard with no drift costs a health check and a
  * listing per node. Node failures never abort the run; they are collected into the summary.
  */
@@ -62,23 +62,23 @@ export async function convergeShard(
   ports: ConvergencePorts,
   settings: ConvergenceSettings,
 ): Promise<ConvergenceResult> {
-  const { store } = ports;
+  const { shards, nodes: nodeStore, resources: resourceStore } = ports.stores;
   const clock = settings.clock ?? (() => new Date());
-  const lease = await store.acquireShardLease(shardId, owner, settings.leaseMs);
+  const lease = await shards.acquireLease(shardId, owner, settings.leaseMs);
   if (lease === 'unknown') return { outcome: 'unknown_shard' };
   if (lease === 'held')
     throw new ShardLeasedError(`shard ${shardId} is being converged by another job`);
   try {
     // Independent reads, side by side: one round trip instead of three.
     const [shard, nodes, resources] = await Promise.all([
-      store.getShard(shardId),
-      store.listNodes(shardId),
-      store.listResources(shardId),
+      shards.get(shardId),
+      nodeStore.list(shardId),
+      resourceStore.list(shardId),
     ]);
     if (!shard) return { outcome: 'unknown_shard' };
     if (nodes.length === 0) {
       const error = 'shard has no nodes';
-      await store.setShardStatus(shardId, 'failed', { lastError: error });
+      await shards.setStatus(shardId, 'failed', { lastError: error });
       return {
         outcome: 'failed',
         role: shard.role,
@@ -88,7 +88,7 @@ export async function convergeShard(
         superseded: [],
       };
     }
-    await store.setShardStatus(shardId, 'converging');
+    await shards.setStatus(shardId, 'converging');
     const now = clock();
     // Decommissioned nodes are never pushed to; nodes in `error` wait out their backoff.
     const eligible = nodes.filter(
@@ -120,7 +120,7 @@ export async function convergeShard(
         now,
         policy,
       );
-      if (transition && !(await store.recordNodeAttempt(node, transition, result.orphans)))
+      if (transition && !(await nodeStore.recordAttempt(node, transition, result.orphans)))
         superseded[i] = node.nodeId;
     });
     // A node state that could not be recorded fails the job (after every node is done), so
@@ -129,7 +129,7 @@ export async function convergeShard(
     if (unrecorded) throw unrecorded.reason;
     const failures = failedAt.filter((f) => f !== undefined);
     const outcome = failures.length ? 'failed' : 'active';
-    await store.setShardStatus(shardId, outcome, {
+    await shards.setStatus(shardId, outcome, {
       lastConvergedAt: now.toISOString(),
       ...(failures.length
         ? { lastError: truncate(failures.map((f) => `${f.nodeId}: ${f.error}`).join('; ')) }
@@ -144,6 +144,6 @@ export async function convergeShard(
       superseded: superseded.filter((id) => id !== undefined),
     };
   } finally {
-    await store.releaseShardLease(shardId, owner);
+    await shards.releaseLease(shardId, owner);
   }
 }

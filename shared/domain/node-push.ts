@@ -14,9 +14,9 @@ export async function pushToShard(
   shardId: string,
   what: string,
   operation: (endpoint: string) => Promise<unknown>,
-  ports: Pick<DomainPorts, 'state' | 'fanOut'>,
+  ports: DomainPorts,
 ): Promise<PushResult> {
-  const nodes = (await ports.state.listNodes(shardId)).filter((n) =>
+  const nodes = (await ports.stores.nodes.list(shardId)).filter((n) =>
     PUSHABLE_NODE_STATUSES.includes(n.status),
   );
   const outcomes: NodeOutcome[] = await ports.fanOut(nodes, operation);
@@ -27,7 +27,11 @@ export async function pushToShard(
   }
   await Promise.all(
     result.pendingSync.map((failure) =>
-      ports.state.markNodePendingSync(shardId, failure.nodeId, `${what} failed: ${failure.error}`),
+      ports.stores.nodes.markPendingSync(
+        shardId,
+        failure.nodeId,
+        `${what} failed: ${failure.error}`,
+      ),
     ),
   );
   return result;

@@ -1,4 +1,4 @@
-import { type NodeRecord, type NodeStatus, nodeWork, type WorkKind } from './records.ts';
+import type { NodeRecord, NodeStatus } from './records.ts';
 
 export interface NodeStatusPolicy {
   /** Consecutive failures after which a node goes to `error` (SSM reconcile/error-after-failures). */
@@ -20,13 +20,12 @@ export interface NodeTransition {
   lastAttemptAt: string;
   lastSyncAt?: string;
   lastError?: string;
+  /** When a node in `error` may be tried again. */
   nextAttemptAt?: string;
-  /** The node's entry in the sparse `work` index, or undefined to remove it. */
-  work?: { pk: WorkKind; sk: string };
 }
 
 /**
- * The node status machine (flow 4 step 8). Every attempt sets `lastAttemptAt`.
+ * The node status machine of a convergence. Every attempt sets `lastAttemptAt`.
  * - success: -> `active`, failures reset, `lastSyncAt` set, off the work index;
  * - failure: -> `pending_sync` with failures + 1, or `error` once failures reach the
  *   threshold, with an exponential backoff (no jitter: one writer per node) before the
@@ -44,17 +43,12 @@ export function nextNodeState(
   if (outcome.ok)
     return { status: 'active', consecutiveFailures: 0, lastAttemptAt: at, lastSyncAt: at };
   const failures = (node.consecutiveFailures ?? 0) + 1;
-  const entry = (status: NodeStatus, dueAt: string) => ({
-    pk: nodeWork(status) as WorkKind,
-    sk: `${dueAt}#${node.shardId}#${node.nodeId}`,
-  });
   if (failures < policy.errorAfterFailures) {
     return {
       status: 'pending_sync',
       consecutiveFailures: failures,
       lastAttemptAt: at,
       lastError: outcome.error,
-      work: entry('pending_sync', at),
     };
   }
   // Deterministic doubling: base, 2x, 4x ... from the failure that crossed the threshold.
@@ -67,7 +61,6 @@ export function nextNodeState(
     lastAttemptAt: at,
     lastError: outcome.error,
     nextAttemptAt,
-    work: entry('error', nextAttemptAt),
   };
 }
 

@@ -13,7 +13,6 @@ import type {
   ResourceStatus,
   ShardRecord,
   ShardStatus,
-  WorkKind,
   WorkspaceRecord,
 } from './records.ts';
 
@@ -48,37 +47,120 @@ export type WorkspaceWrite =
   | { outcome: 'applied'; record: WorkspaceRecord }
   | { outcome: 'stale'; record: WorkspaceRecord };
 
-export interface StateStore {
-  getLocation(businessId: string, locationId: string): Promise<LocationRecord | undefined>;
-  claimLocation(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
-  completeLocation(
-    location: LocationRef,
-    assignment: { shardId: string; shardKey: string },
-  ): Promise<void>;
-  failLocation(location: LocationRef, reason: string): Promise<void>;
-  releaseLocation(location: LocationRef, owner: string): Promise<void>;
-  recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
-  putSchemaResource(shardId: string, schema: SchemaSpec): Promise<void>;
-  listNodes(shardId: string): Promise<NodeRecord[]>;
-  markNodePendingSync(shardId: string, nodeId: string, reason: string): Promise<boolean>;
+/** Locations: registration claims and shard assignments. */
+export interface LocationStore {
+  get(location: LocationRef): Promise<LocationRecord | undefined>;
+  /** Claims a location for registration, so two deliveries of it call Citrus once. */
+  claim(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
+  complete(location: LocationRef, assignment: { shardId: string; shardKey: string }): Promise<void>;
+  fail(location: LocationRef, reason: string): Promise<void>;
+  release(location: LocationRef, owner: string): Promise<void>;
+}
 
-  getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined>;
-  /** Applies the event unless a newer one is already recorded (conditional write). */
-  recordWorkspaceEvent(
-    event: WorkspaceEvent,
-    shardId: string | undefined,
-    tombstoneTtlSeconds: number,
-  ): Promise<WorkspaceWrite>;
-  /** Desired store on a shard; ignored when a newer event already wrote it. */
-  putStoreResource(
+export type LeaseResult = 'acquired' | 'held' | 'unknown';
+
+/** Shards: their record, the nodes Citrus gave them, and the convergence lease. */
+export interface ShardStore {
+  get(shardId: string): Promise<ShardRecord | undefined>;
+  /**
+   * Records a shard and its nodes as Citrus describes them: a new shard starts `active` with
+   * `active` nodes; nodes new to a known shard start `joining`; a known node only follows its
+   * endpoint.
+   */
+  recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
+  acquireLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult>;
+  releaseLease(shardId: string, owner: string): Promise<void>;
+  /** Operator override: drops a lease whoever holds it. */
+  clearLease(shardId: string): Promise<boolean>;
+  setStatus(
+    shardId: string,
+    status: ShardStatus,
+    details?: { lastError?: string; lastConvergedAt?: string },
+  ): Promise<void>;
+  /** Shards left `failed` by their last convergence. */
+  listFailed(): Promise<string[]>;
+}
+
+export interface NodeRef {
+  shardId: string;
+  nodeId: string;
+}
+
+/** The nodes of each shard and their sync status. */
+export interface NodeStore {
+  list(shardId: string): Promise<NodeRecord[]>;
+  /**
+   * An event-driven push to the node failed: it needs a convergence pass. Nodes in `error`
+   * keep their backoff; decommissioned nodes stay out of it.
+   */
+  markPendingSync(shardId: string, nodeId: string, reason: string): Promise<boolean>;
+  /**
+   * Records one convergence attempt on a node, only if the node record is still the version
+   * the convergence read (false otherwise: someone changed the node meanwhile, and theirs is
+   * the newer word).
+   */
+  recordAttempt(
+    node: NodeRef & { version: number },
+    transition: NodeTransition,
+    orphans?: Record<string, Record<string, string>>,
+  ): Promise<boolean>;
+  setMembership(
+    shardId: string,
+    nodeId: string,
+    status: 'joining' | 'decommissioned',
+  ): Promise<boolean>;
+  /** A node in `error` gets one more try (its backoff passed): back to `pending_sync`. */
+  retryErrored(shardId: string, nodeId: string): Promise<boolean>;
+  /** Nodes in `status` that need the sweep's attention (for `error`: whose backoff ended by `dueBy`). */
+  listNeedingWork(status: 'joining' | 'pending_sync' | 'error', dueBy?: Date): Promise<NodeRef[]>;
+}
+
+/** The desired resources of each shard (schemas and stores). */
+export interface ResourceStore {
+  putSchema(shardId: string, schema: SchemaSpec): Promise<void>;
+  /** Desired store on a shard; ignored (false) when a newer event already wrote it. */
+  putStore(
     shardId: string,
     workspaceId: string,
     status: ResourceStatus,
     eventKey: string,
   ): Promise<boolean>;
-  listPendingWorkspaces(location: LocationRef): Promise<WorkspaceRecord[]>;
+  list(shardId: string): Promise<ResourceRecord[]>;
+}
+
+/** Workspaces: their newest event and their placement on a shard. */
+export interface WorkspaceStore {
+  get(workspaceId: string): Promise<WorkspaceRecord | undefined>;
+  /** Applies the event unless a newer one is already recorded (conditional write). */
+  recordEvent(event: WorkspaceEvent, shardId: string | undefined): Promise<WorkspaceWrite>;
+  /** Workspaces waiting for this location's shard. */
+  listPendingAt(location: LocationRef): Promise<WorkspaceRecord[]>;
+  /** Every workspace waiting for placement. */
+  listPendingPlacement(): Promise<WorkspaceRecord[]>;
   /** Moves a pending workspace onto its shard, unless a newer event changed it meanwhile. */
-  placeWorkspace(workspaceId: string, shardId: string, eventKey: string): Promise<boolean>;
+  place(workspaceId: string, shardId: string, eventKey: string): Promise<boolean>;
+}
+
+/** What the sweeps remember between runs. */
+export interface SweepStateStore {
+  get(): Promise<SweepState>;
+  writeSummary(summary: SweepSummary): Promise<void>;
+  /** Each known shard's topology digest. */
+  loadTopologyDigests(): Promise<Map<string, string>>;
+  saveTopologyDigests(
+    digests: ReadonlyMap<string, string>,
+    changedShards: readonly string[],
+  ): Promise<void>;
+}
+
+/** Every store of the state table. */
+export interface Stores {
+  locations: LocationStore;
+  shards: ShardStore;
+  nodes: NodeStore;
+  resources: ResourceStore;
+  workspaces: WorkspaceStore;
+  sweeps: SweepStateStore;
 }
 
 export interface CitrusPort {
@@ -103,36 +185,10 @@ export interface NodeOperations {
 }
 
 export interface DomainPorts {
-  state: StateStore;
+  stores: Stores;
   citrus: CitrusPort;
-  nodes: NodeOperations;
+  agent: NodeOperations;
   fanOut: NodeFanOut;
-}
-
-export type LeaseResult = 'acquired' | 'held' | 'unknown';
-
-/** What convergence (flow 4) needs from the state store. */
-export interface ConvergenceStore {
-  getShard(shardId: string): Promise<ShardRecord | undefined>;
-  acquireShardLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult>;
-  releaseShardLease(shardId: string, owner: string): Promise<void>;
-  setShardStatus(
-    shardId: string,
-    status: ShardStatus,
-    details?: { lastError?: string; lastConvergedAt?: string },
-  ): Promise<void>;
-  listNodes(shardId: string): Promise<NodeRecord[]>;
-  listResources(shardId: string): Promise<ResourceRecord[]>;
-  /**
-   * Records one convergence attempt on a node, only if the node record is still the version
-   * the convergence read (false otherwise: someone changed the node meanwhile, and theirs is
-   * the newer word).
-   */
-  recordNodeAttempt(
-    node: Pick<NodeRecord, 'shardId' | 'nodeId' | 'version'>,
-    transition: NodeTransition,
-    orphans?: Record<string, Record<string, string>>,
-  ): Promise<boolean>;
 }
 
 /** The node agent calls a convergence makes. */
@@ -162,27 +218,4 @@ export interface SweepSummary {
   counts: Record<string, number>;
   jobs: number;
   errors: string[];
-}
-
-/** What a reconciliation sweep (flow 3) needs from the state store. */
-export interface SweepStore
-  extends Pick<
-      StateStore,
-      'getLocation' | 'listNodes' | 'recordTopology' | 'placeWorkspace' | 'putStoreResource'
-    >,
-    Pick<ConvergenceStore, 'getShard'> {
-  getSweepState(): Promise<SweepState>;
-  loadTopologyDigests(): Promise<Map<string, string>>;
-  saveTopologyDigests(
-    digests: ReadonlyMap<string, string>,
-    changedShards: readonly string[],
-  ): Promise<void>;
-  setNodeMembership(
-    shardId: string,
-    nodeId: string,
-    status: 'joining' | 'decommissioned',
-  ): Promise<boolean>;
-  listWork(kind: WorkKind, dueBy?: Date): Promise<Array<Record<string, unknown>>>;
-  retryErroredNode(shardId: string, nodeId: string): Promise<boolean>;
-  writeSweepSummary(summary: SweepSummary, historyTtlSeconds: number): Promise<void>;
 }

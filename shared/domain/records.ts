@@ -1,4 +1,4 @@
-// DynamoDB records (CONTRACTS §7) and their keys. Pure data: no SDK here.
+// The records of the state, as the domain sees them: no keys, no SDK, no index attributes.
 
 export type LocationStatus = 'registering' | 'active' | 'failed';
 export type ShardStatus = 'provisioning' | 'converging' | 'active' | 'failed';
@@ -7,8 +7,6 @@ export type ResourceStatus = 'active' | 'deleting' | 'deleted';
 export type WorkspaceStatus = 'pending_placement' | 'active' | 'deleted';
 
 interface Versioned {
-  pk: string;
-  sk: string;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -50,54 +48,6 @@ export interface NodeRecord extends Versioned {
   orphans?: Record<string, Record<string, string>>;
 }
 
-export const keys = {
-  location: (businessId: string, locationId: string) => ({
-    pk: `LOC#${businessId}#${locationId}`,
-    sk: 'META',
-  }),
-  shard: (shardId: string) => ({ pk: `SHARD#${shardId}`, sk: 'META' }),
-  node: (shardId: string, nodeId: string) => ({ pk: `SHARD#${shardId}`, sk: `NODE#${nodeId}` }),
-  schema: (shardId: string, businessId: string, locationId: string) => ({
-    pk: `SHARD#${shardId}`,
-    sk: `RES#schema#${businessId}#${locationId}`,
-  }),
-  store: (shardId: string, workspaceId: string) => ({
-    pk: `SHARD#${shardId}`,
-    sk: `RES#store#${workspaceId}`,
-  }),
-  workspace: (workspaceId: string) => ({ pk: `WS#${workspaceId}`, sk: 'META' }),
-  nodePrefix: 'NODE#',
-  anyResourcePrefix: 'RES#',
-  resourcePrefix: (kind: 'schema' | 'store') => `RES#${kind}#`,
-} as const;
-
-/**
- * Sparse `work` index: only records that need the sweep's attention carry `workPk`, so a
- * quiet fleet costs one empty Query per kind. `workSk` sorts by when work is due.
- */
-export const WORK = {
-  nodePendingSync: 'node#pending_sync',
-  nodeJoining: 'node#joining',
-  nodeError: 'node#error',
-  shardFailed: 'shard#failed',
-  workspacePendingPlacement: 'workspace#pending_placement',
-} as const;
-export type WorkKind = (typeof WORK)[keyof typeof WORK];
-
-/** Which work-index partition a node in `status` belongs to, if any. */
-export function nodeWork(status: NodeStatus): WorkKind | undefined {
-  switch (status) {
-    case 'pending_sync':
-      return WORK.nodePendingSync;
-    case 'joining':
-      return WORK.nodeJoining;
-    case 'error':
-      return WORK.nodeError;
-    default:
-      return undefined;
-  }
-}
-
 /** Statuses whose nodes receive pushes; decommissioned nodes never do. */
 export const PUSHABLE_NODE_STATUSES: readonly NodeStatus[] = [
   'joining',
@@ -106,7 +56,7 @@ export const PUSHABLE_NODE_STATUSES: readonly NodeStatus[] = [
   'error',
 ];
 
-/** Truncates an error summary so items and attributes stay small (flow 4: 4,000 characters). */
+/** Truncates an error summary so items and attributes stay small (4,000 characters). */
 export function truncate(text: string, max = 4000): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

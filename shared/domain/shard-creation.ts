@@ -21,7 +21,7 @@ export class RegistrationInProgressError extends TransientError {
 }
 
 /**
- * Flow 1: register a business location with Citrus once, record the assignment and the
+ * Shard creation: register a business location with Citrus once, record the assignment and the
  * desired schema, then initialise the schema on every node of the shard. A node that fails
  * is marked `pending_sync` for reconciliation; it never fails the message.
  */
@@ -30,9 +30,10 @@ export async function createShardForLocation(
   owner: string,
   ports: DomainPorts,
 ): Promise<ShardCreationResult> {
-  const { state, citrus } = ports;
+  const { locations, shards, resources } = ports.stores;
+  const { citrus } = ports;
   const schema: SchemaSpec = { ...location };
-  const claim = await state.claimLocation(location, owner, LOCATION_CLAIM_MS);
+  const claim = await locations.claim(location, owner, LOCATION_CLAIM_MS);
   if (claim.outcome === 'busy') {
     throw new RegistrationInProgressError(
       `location ${location.businessId}/${location.locationId} is being registered by another delivery`,
@@ -46,7 +47,7 @@ export async function createShardForLocation(
     // registered again. The pushes below are repeated (node PUTs are idempotent) in case
     // the earlier delivery died between recording and pushing.
     shardId = claim.shardId;
-    await state.putSchemaResource(shardId, schema);
+    await resources.putSchema(shardId, schema);
   } else {
     try {
       const assignment = await citrus.register(location);
@@ -56,14 +57,14 @@ export async function createShardForLocation(
           `Citrus placed the location on ${assignment.shardId} but shard ${assignment.shardKey} is ${shard.shardId}`,
         );
       }
-      await state.recordTopology({ shardId: shard.shardId, role: shard.role, nodes: shard.nodes });
-      await state.putSchemaResource(shard.shardId, schema);
-      await state.completeLocation(location, assignment);
+      await shards.recordTopology({ shardId: shard.shardId, role: shard.role, nodes: shard.nodes });
+      await resources.putSchema(shard.shardId, schema);
+      await locations.complete(location, assignment);
       shardId = shard.shardId;
       registered = true;
     } catch (error) {
-      if (error instanceof PermanentError) await state.failLocation(location, error.message);
-      else await state.releaseLocation(location, owner).catch(() => undefined);
+      if (error instanceof PermanentError) await locations.fail(location, error.message);
+      else await locations.release(location, owner).catch(() => undefined);
       throw error;
     }
   }
@@ -71,7 +72,7 @@ export async function createShardForLocation(
   const pushed = await pushToShard(
     shardId,
     'schema push',
-    (endpoint) => ports.nodes.putSchema(endpoint, schema),
+    (endpoint) => ports.agent.putSchema(endpoint, schema),
     ports,
   );
   const workspacesPlaced = await placePendingWorkspaces(location, shardId, ports);

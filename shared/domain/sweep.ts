@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConvergeReason } from '../contracts/messages.ts';
 import { errorMessage } from './errors.ts';
-import type { ShardTopology, SweepStore, SweepSummary } from './ports.ts';
-import { WORK } from './records.ts';
+import type { ShardTopology, Stores, SweepSummary } from './ports.ts';
 
 export interface SweepSettings {
   enabled: boolean;
@@ -10,13 +9,12 @@ export interface SweepSettings {
   fullVerifyEvery: number;
   /** Stop paging Citrus when less than this much Lambda time is left. */
   reserveMs: number;
-  historyTtlSeconds: number;
   pageSize?: number;
   clock?: () => Date;
 }
 
 export interface SweepPorts {
-  store: SweepStore;
+  stores: Stores;
   citrus: {
     shardHealthPage(
       cursor?: string,
@@ -40,7 +38,7 @@ export function topologyDigest(shard: ShardTopology): string {
 }
 
 /**
- * Flow 3, level-triggered and cheap when nothing drifted: topology is compared by digest
+ * The reconciliation sweep, level-triggered and cheap when nothing drifted: topology is compared by digest
  * (only changed shards are read), work is found through the sparse `work` index (no scan),
  * and at most one convergence job per shard is sent.
  */
@@ -48,8 +46,8 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
   if (!settings.enabled) return { outcome: 'disabled' };
   const clock = settings.clock ?? (() => new Date());
   const started = clock();
-  const { store } = ports;
-  const state = await store.getSweepState();
+  const { stores } = ports;
+  const state = await stores.sweeps.get();
   const sweepCount = state.sweepCount + 1;
   const fullVerify = sweepCount % settings.fullVerifyEvery === 0;
   const jobs = new Map<string, ConvergeReason>();
@@ -75,7 +73,7 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
   let cursor = state.cursor;
   let complete = true;
   try {
-    const digests = await store.loadTopologyDigests();
+    const digests = await stores.sweeps.loadTopologyDigests();
     const changed: string[] = [];
     const verify: string[] = [];
     do {
@@ -85,7 +83,7 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
         verify.push(shard.shardId);
         const digest = topologyDigest(shard);
         if (digests.get(shard.shardId) === digest) continue;
-        const joined = await applyTopology(shard, store, counts);
+        const joined = await applyTopology(shard, stores, counts);
         if (joined) want(shard.shardId, 'node_joined');
         digests.set(shard.shardId, digest);
         changed.push(shard.shardId);
@@ -97,39 +95,38 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
       }
     } while (cursor);
     counts.shardsChanged = changed.length;
-    if (changed.length) await store.saveTopologyDigests(digests, changed);
+    if (changed.length) await stores.sweeps.saveTopologyDigests(digests, changed);
     if (fullVerify) for (const shardId of verify) want(shardId, 'verify');
   } catch (error) {
     complete = false;
     errors.push(`topology refresh: ${errorMessage(error)}`);
   }
 
-  // 2. Drift recorded by the handlers and by convergence, through the sparse work index.
+  // 2. Drift recorded by the handlers and by convergence (sparse index queries, no scan).
   try {
     const now = clock();
-    for (const item of await store.listWork(WORK.nodeJoining)) {
+    for (const node of await stores.nodes.listNeedingWork('joining')) {
       counts.nodesJoining++;
-      want(String(item.shardId), 'node_joined');
+      want(node.shardId, 'node_joined');
     }
-    for (const item of await store.listWork(WORK.nodePendingSync)) {
+    for (const node of await stores.nodes.listNeedingWork('pending_sync')) {
       counts.nodesPendingSync++;
-      want(String(item.shardId), 'retry');
+      want(node.shardId, 'retry');
     }
-    for (const item of await store.listWork(WORK.nodeError, now)) {
-      if (await store.retryErroredNode(String(item.shardId), String(item.nodeId)))
-        counts.nodesRetried++;
-      want(String(item.shardId), 'retry');
+    for (const node of await stores.nodes.listNeedingWork('error', now)) {
+      if (await stores.nodes.retryErrored(node.shardId, node.nodeId)) counts.nodesRetried++;
+      want(node.shardId, 'retry');
     }
-    for (const item of await store.listWork(WORK.shardFailed)) {
+    for (const shardId of await stores.shards.listFailed()) {
       counts.shardsFailed++;
-      want(String(item.shardId), 'retry');
+      want(shardId, 'retry');
     }
-    for (const item of await store.listWork(WORK.workspacePendingPlacement)) {
-      const location = await store.getLocation(String(item.businessId), String(item.locationId));
+    for (const workspace of await stores.workspaces.listPendingPlacement()) {
+      const location = await stores.locations.get(workspace);
       const shardId = location?.status === 'active' ? location.shardId : undefined;
-      const eventKey = String(item.lastEventKey);
-      if (shardId && (await store.placeWorkspace(String(item.workspaceId), shardId, eventKey))) {
-        await store.putStoreResource(shardId, String(item.workspaceId), 'active', eventKey);
+      const eventKey = workspace.lastEventKey;
+      if (shardId && (await stores.workspaces.place(workspace.workspaceId, shardId, eventKey))) {
+        await stores.resources.putStore(shardId, workspace.workspaceId, 'active', eventKey);
         counts.workspacesPlaced++;
         want(shardId, 'drift');
       } else counts.workspacesStillPending++;
@@ -156,7 +153,7 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
     jobs: jobs.size - unsent.length,
     errors,
   };
-  await store.writeSweepSummary(summary, settings.historyTtlSeconds);
+  await stores.sweeps.writeSummary(summary);
   return { outcome: 'swept', ...summary };
 }
 
@@ -167,12 +164,12 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
  */
 async function applyTopology(
   shard: ShardTopology,
-  store: SweepStore,
+  stores: Stores,
   counts: { nodesJoined: number; nodesDecommissioned: number },
 ) {
-  const known = await store.getShard(shard.shardId);
-  const before = known ? await store.listNodes(shard.shardId) : [];
-  await store.recordTopology(shard);
+  const known = await stores.shards.get(shard.shardId);
+  const before = known ? await stores.nodes.list(shard.shardId) : [];
+  await stores.shards.recordTopology(shard);
   if (!known) return false;
   const listed = new Set(shard.nodes.map((n) => n.nodeId));
   const recorded = new Map(before.map((n) => [n.nodeId, n]));
@@ -184,7 +181,7 @@ async function applyTopology(
       joined = true;
     } else if (
       previous.status === 'decommissioned' &&
-      (await store.setNodeMembership(shard.shardId, node.nodeId, 'joining'))
+      (await stores.nodes.setMembership(shard.shardId, node.nodeId, 'joining'))
     ) {
       counts.nodesJoined++;
       joined = true;
@@ -192,7 +189,7 @@ async function applyTopology(
   }
   for (const node of before) {
     if (!listed.has(node.nodeId) && node.status !== 'decommissioned') {
-      if (await store.setNodeMembership(shard.shardId, node.nodeId, 'decommissioned')) {
+      if (await stores.nodes.setMembership(shard.shardId, node.nodeId, 'decommissioned')) {
         counts.nodesDecommissioned++;
       }
     }

@@ -3,9 +3,6 @@ import { type PushResult, pushToShard } from './node-push.ts';
 import type { DomainPorts, LocationRef, WorkspaceEvent } from './ports.ts';
 import type { WorkspaceRecord } from './records.ts';
 
-/** How long a deleted workspace's tombstone outlives it: longer than any redelivery or replay. */
-export const TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600;
-
 /** Re-reads after a push to catch a newer event that raced this one; bounded. */
 const MAX_RACE_CHECKS = 3;
 
@@ -24,7 +21,7 @@ export type WorkspaceOutcome =
   | ({ outcome: 'monitored' | 'unmonitored'; shardId: string } & PushResult);
 
 /**
- * Flow 2: record the event unless a newer one is already recorded (so a late `created` can
+ * Workspace lifecycle: record the event unless a newer one is already recorded (so a late `created` can
  * never resurrect a deleted workspace), then ensure or remove the store on every node of the
  * shard of the workspace's business location.
  */
@@ -40,17 +37,18 @@ export async function applyWorkspaceEvent(
     eventKey: eventKeyOf(message.occurredAt, deleted),
   };
   // The store lives on the shard of the business location, whichever event this is.
-  const location = await ports.state.getLocation(event.businessId, event.locationId);
+  const { workspaces, locations } = ports.stores;
+  const location = await locations.get(event);
   const shardId = location?.status === 'active' ? location.shardId : undefined;
-  const written = await ports.state.recordWorkspaceEvent(event, shardId, TOMBSTONE_TTL_SECONDS);
+  const written = await workspaces.recordEvent(event, shardId);
   if (written.outcome === 'stale') return { outcome: 'stale', current: written.record };
   if (shardId) return converge(written.record, shardId, ports);
   if (deleted) return { outcome: 'deleted_unplaced' };
   // The location may have been registered between our read and our write; its shard.create
   // may then have looked for pending workspaces before ours was written. Look once more.
-  const now = await ports.state.getLocation(event.businessId, event.locationId);
+  const now = await locations.get(event);
   if (now?.status === 'active' && now.shardId) {
-    if (await ports.state.placeWorkspace(event.workspaceId, now.shardId, event.eventKey)) {
+    if (await workspaces.place(event.workspaceId, now.shardId, event.eventKey)) {
       return converge(
         { ...written.record, status: 'active', shardId: now.shardId },
         now.shardId,
@@ -68,8 +66,9 @@ export async function placePendingWorkspaces(
   ports: DomainPorts,
 ): Promise<number> {
   let placed = 0;
-  for (const workspace of await ports.state.listPendingWorkspaces(location)) {
-    if (await ports.state.placeWorkspace(workspace.workspaceId, shardId, workspace.lastEventKey)) {
+  const { workspaces } = ports.stores;
+  for (const workspace of await workspaces.listPendingAt(location)) {
+    if (await workspaces.place(workspace.workspaceId, shardId, workspace.lastEventKey)) {
       await converge({ ...workspace, status: 'active', shardId }, shardId, ports);
       placed++;
     }
@@ -87,7 +86,7 @@ async function converge(record: WorkspaceRecord, shardId: string, ports: DomainP
   let result: PushResult = { succeeded: [], pendingSync: [] };
   for (let check = 0; check < MAX_RACE_CHECKS; check++) {
     const remove = current.status === 'deleted';
-    await ports.state.putStoreResource(
+    await ports.stores.resources.putStore(
       shardId,
       current.workspaceId,
       remove ? 'deleted' : 'active',
@@ -99,11 +98,11 @@ async function converge(record: WorkspaceRecord, shardId: string, ports: DomainP
       remove ? 'store removal' : 'store push',
       (endpoint) =>
         remove
-          ? ports.nodes.deleteStore(endpoint, storeId)
-          : ports.nodes.putStore(endpoint, storeId),
+          ? ports.agent.deleteStore(endpoint, storeId)
+          : ports.agent.putStore(endpoint, storeId),
       ports,
     );
-    const latest = await ports.state.getWorkspace(current.workspaceId);
+    const latest = await ports.stores.workspaces.get(current.workspaceId);
     if (
       !latest ||
       latest.lastEventKey === current.lastEventKey ||

@@ -4,9 +4,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CitrusClient } from '../adapters/citrus-client.ts';
 import { type Config, createConfigSource } from '../adapters/config.ts';
 import { fanOut, NodeAgentClient } from '../adapters/node-agent-client.ts';
-import { Repository } from '../adapters/repository.ts';
 import { ENV } from '../contracts/names.ts';
 import type { DomainPorts } from '../domain/ports.ts';
+import { createStores } from '../store/index.ts';
 import { requireEnv } from './env.ts';
 import { logger, MetricUnit, metrics } from './observability.ts';
 
@@ -18,7 +18,7 @@ const loadConfig = createConfigSource({
   maxAgeSeconds: Number(process.env.CONFIG_MAX_AGE_SECONDS ?? 300),
 });
 
-export const repository = new Repository({
+export const stores = createStores({
   tableName: requireEnv(ENV.tableName),
   client: new DynamoDBClient({}),
 });
@@ -60,9 +60,9 @@ export async function runtime(read: { fresh?: boolean } = {}): Promise<Runtime> 
     citrus,
     nodeAgent: nodes,
     ports: {
-      state: repository,
+      stores,
       citrus,
-      nodes,
+      agent: nodes,
       fanOut: (targets, operation) =>
         fanOut(targets, NODE_PARALLELISM, (node) => operation(node.endpoint)),
     },

@@ -1,5 +1,5 @@
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { TABLE_INDEXES } from '../../infra/stack.ts';
+import { INDEXES, TABLE_KEY } from '../../shared/store/schema.ts';
 
 /** A DynamoDB client for the local emulator (any credentials work there). */
 export function localDynamoDb(endpoint: string) {
@@ -12,15 +12,19 @@ export function localDynamoDb(endpoint: string) {
 
 /** Creates the state table with the same keys and GSIs as the CDK stack. */
 export async function createStateTable(client: DynamoDBClient, tableName: string) {
-  const indexes = Object.values(TABLE_INDEXES);
-  const attributes = new Set(['pk', 'sk', ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])]);
+  const indexes = Object.values(INDEXES);
+  const attributes = new Set([
+    TABLE_KEY.partition,
+    TABLE_KEY.sort,
+    ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
+        { AttributeName: TABLE_KEY.partition, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEY.sort, KeyType: 'RANGE' },
       ],
       AttributeDefinitions: [...attributes].map((name) => ({
         AttributeName: name,

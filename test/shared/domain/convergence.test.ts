@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
 import { type Fleet, startFleet } from '../../../local/simulators/fleet.ts';
 import { NodeAgentClient } from '../../../shared/adapters/node-agent-client.ts';
-import { Repository } from '../../../shared/adapters/repository.ts';
 import type { SigningKeys } from '../../../shared/contracts/signing.ts';
 import {
   type ConvergenceSettings,
   convergeShard,
   ShardLeasedError,
 } from '../../../shared/domain/convergence.ts';
+import type { NodeStore, Stores } from '../../../shared/domain/ports.ts';
 import { roleStrategies } from '../../../shared/domain/roles/registry.ts';
 import { Secret } from '../../../shared/domain/secret.ts';
+import { createStores, type TableStores } from '../../../shared/store/index.ts';
 import { createStateTable, localDynamoDb } from '../../support/table.ts';
 
 const signingKeys: SigningKeys = { current: { id: 'k1', secret: 'convergence-test-secret' } };
@@ -51,41 +52,38 @@ async function shard(stores: string[], options: { role?: string } = {}) {
   const client = localDynamoDb(dynamo.url);
   const tableName = `conv-${++tables}`;
   await createStateTable(client, tableName);
-  const store = new Repository({ tableName, client, clock: () => now });
-  await store.recordTopology({
+  const store = createStores({ tableName, client, clock: () => now });
+  await store.shards.recordTopology({
     shardId: 'shard-001',
     role: options.role ?? 'database',
     nodes: fleet.nodes.map((n) => ({ nodeId: n.nodeId, endpoint: n.url })),
   });
   for (const b of ['biz-1', 'biz-2'])
-    await store.putSchemaResource('shard-001', {
+    await store.resources.putSchema('shard-001', {
       businessId: b,
       locationId: 'loc-1',
       businessType: 'retail',
     });
   for (const s of stores)
-    await store.putStoreResource('shard-001', s, 'active', '2026-11-22T10:00:00.000Z#0');
+    await store.resources.putStore('shard-001', s, 'active', '2026-11-22T10:00:00.000Z#0');
   const run = (owner = 'job-1') =>
-    convergeShard('shard-001', owner, { store, strategyFor }, settings);
+    convergeShard('shard-001', owner, { stores: store, strategyFor }, settings);
   return { store, run };
 }
 
-/** The real repository with some of its methods replaced. */
-const withStore = (store: Repository, overrides: Partial<Repository>) =>
-  new Proxy(store, {
-    get: (target, name) =>
-      name in overrides
-        ? overrides[name as keyof Repository]
-        : Reflect.get(target, name).bind(target),
-  });
+/** The real stores, with some of the node store's methods replaced. */
+const withNodes = (stores: TableStores, overrides: Partial<NodeStore>): Stores => ({
+  ...stores,
+  nodes: Object.assign(Object.create(stores.nodes), overrides),
+});
 
 const requestsTo = (nodeId: string) => fleet.node(nodeId).requests.length;
 
-describe('convergeShard (real repository, real node agents over HTTP)', () => {
+describe('convergeShard (real stores, real node agents over HTTP)', () => {
   it('brings every node to the desired state, then is a no-op', async () => {
     const stores = Array.from({ length: 2000 }, (_, i) => `ws-${i}`);
     const { run, store } = await shard(stores);
-    await store.putStoreResource(
+    await store.resources.putStore(
       'shard-001',
       'ws-deleted',
       'deleted',
@@ -99,8 +97,8 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
       // health + 2 listings + 1 schema batch + 2 store batches of 1,000.
       expect(node.requests.length - (before[i] ?? 0)).toBe(6);
     }
-    expect(await store.getShard('shard-001')).toMatchObject({ status: 'active' });
-    expect((await store.listNodes('shard-001')).map((n) => n.status)).toEqual([
+    expect(await store.shards.get('shard-001')).toMatchObject({ status: 'active' });
+    expect((await store.nodes.list('shard-001')).map((n) => n.status)).toEqual([
       'active',
       'active',
       'active',
@@ -118,13 +116,13 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     const joined = await fleet.addNode('shard-001');
     try {
       joined.state.stores.clear();
-      await store.recordTopology({
+      await store.shards.recordTopology({
         shardId: 'shard-001',
         role: 'database',
         nodes: [{ nodeId: joined.nodeId, endpoint: joined.url }],
       });
       expect(
-        (await store.listNodes('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
+        (await store.nodes.list('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
       ).toBe('joining');
       await expect(run()).resolves.toMatchObject({ outcome: 'active' });
       expect(joined.state.stores.size).toBe(2500);
@@ -138,7 +136,7 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
         'POST /v1/stores:apply',
       ]);
       expect(
-        (await store.listNodes('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
+        (await store.nodes.list('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
       ).toBe('active');
       const before = joined.requests.length;
       await run('job-2');
@@ -164,10 +162,10 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
       outcome: 'failed',
       failures: [{ nodeId: offline.nodeId, error: expect.stringMatching(/^unreachable: /) }],
     });
-    const failed = await store.getShard('shard-001');
+    const failed = await store.shards.get('shard-001');
     expect(failed).toMatchObject({ status: 'failed', workPk: 'shard#failed' });
     expect(failed?.lastError).toContain(offline.nodeId);
-    const node = (await store.listNodes('shard-001')).find((n) => n.nodeId === offline.nodeId);
+    const node = (await store.nodes.list('shard-001')).find((n) => n.nodeId === offline.nodeId);
     expect(node).toMatchObject({
       status: 'pending_sync',
       consecutiveFailures: 1,
@@ -178,10 +176,12 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     offline.setFaults({});
     await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active' });
     expect(offline.state.stores.has('ws-1')).toBe(true);
-    const recovered = (await store.listNodes('shard-001')).find((n) => n.nodeId === offline.nodeId);
+    const recovered = (await store.nodes.list('shard-001')).find(
+      (n) => n.nodeId === offline.nodeId,
+    );
     expect(recovered).toMatchObject({ status: 'active', consecutiveFailures: 0 });
     expect(recovered).not.toHaveProperty('workPk');
-    expect(await store.getShard('shard-001')).not.toHaveProperty('workPk');
+    expect(await store.shards.get('shard-001')).not.toHaveProperty('workPk');
   });
 
   it('removes a deleted store from a node that was offline when the delete happened', async () => {
@@ -190,7 +190,7 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     const offline = fleet.nodes[2]!;
     offline.setFaults({ down: true });
     // The workspace handler would delete on the reachable nodes and mark this one pending_sync.
-    await store.putStoreResource('shard-001', 'ws-2', 'deleted', '2026-11-22T10:00:05.000Z#1');
+    await store.resources.putStore('shard-001', 'ws-2', 'deleted', '2026-11-22T10:00:05.000Z#1');
     offline.setFaults({});
     await run('job-2');
     expect(offline.state.stores.has('ws-2')).toBe(false);
@@ -202,23 +202,23 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
     const flaky = fleet.nodes[1]!;
     // Right after the job has read the nodes, a new store is recorded and its push to this
     // node fails (the workspace handler marks the node pending_sync).
-    const racing = withStore(store, {
-      listNodes: async (shardId) => {
-        const nodes = await store.listNodes(shardId);
-        await store.putStoreResource(shardId, 'ws-new', 'active', '2026-11-22T10:00:09.000Z#0');
-        await store.markNodePendingSync(shardId, flaky.nodeId, 'push of ws-new failed');
+    const racing = withNodes(store, {
+      list: async (shardId) => {
+        const nodes = await store.nodes.list(shardId);
+        await store.resources.putStore(shardId, 'ws-new', 'active', '2026-11-22T10:00:09.000Z#0');
+        await store.nodes.markPendingSync(shardId, flaky.nodeId, 'push of ws-new failed');
         return nodes;
       },
     });
     const result = await convergeShard(
       'shard-001',
       'job-1',
-      { store: racing, strategyFor },
+      { stores: racing, strategyFor },
       settings,
     );
     expect(result).toMatchObject({ outcome: 'active', superseded: [flaky.nodeId] });
     // Marking the node active would have left ws-new off it until a full verify.
-    const nodes = await store.listNodes('shard-001');
+    const nodes = await store.nodes.list('shard-001');
     expect(nodes.map((n) => [n.nodeId, n.status])).toEqual(
       fleet.nodes.map((n) => [n.nodeId, n === flaky ? 'pending_sync' : 'active']),
     );
@@ -231,13 +231,13 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
 
   it('fails the job, after every node is done, when a node state cannot be recorded', async () => {
     const { run, store } = await shard(['ws-1']);
-    const throttled = withStore(store, {
-      recordNodeAttempt: async () => {
+    const throttled = withNodes(store, {
+      recordAttempt: async () => {
         throw new Error('ProvisionedThroughputExceededException');
       },
     });
     await expect(
-      convergeShard('shard-001', 'job-1', { store: throttled, strategyFor }, settings),
+      convergeShard('shard-001', 'job-1', { stores: throttled, strategyFor }, settings),
     ).rejects.toThrow('ProvisionedThroughputExceededException');
     // Every node was still converged, and the lease is free for SQS's retry.
     expect(fleet.nodes.every((n) => n.state.stores.has('ws-1'))).toBe(true);
@@ -273,13 +273,13 @@ describe('convergeShard (real repository, real node agents over HTTP)', () => {
   it('treats unknown shards and shards without nodes as done or failed at once', async () => {
     const { store } = await shard([]);
     await expect(
-      convergeShard('shard-404', 'j', { store, strategyFor }, settings),
+      convergeShard('shard-404', 'j', { stores: store, strategyFor }, settings),
     ).resolves.toEqual({ outcome: 'unknown_shard' });
-    await store.recordTopology({ shardId: 'shard-empty', role: 'database', nodes: [] });
+    await store.shards.recordTopology({ shardId: 'shard-empty', role: 'database', nodes: [] });
     await expect(
-      convergeShard('shard-empty', 'j', { store, strategyFor }, settings),
+      convergeShard('shard-empty', 'j', { stores: store, strategyFor }, settings),
     ).resolves.toMatchObject({ outcome: 'failed' });
-    expect(await store.getShard('shard-empty')).toMatchObject({
+    expect(await store.shards.get('shard-empty')).toMatchObject({
       status: 'failed',
       lastError: 'shard has no nodes',
     });

@@ -16,7 +16,7 @@ const node = (status: NodeRecord['status'], consecutiveFailures = 0): Node => ({
 });
 const fail = { ok: false as const, error: 'unreachable' };
 
-/** Applies a transition to a node, as the repository does. */
+/** Applies a transition to a node, as the node store does. */
 function step(n: Node, outcome: { ok: true } | typeof fail, at = now): Node {
   const t = nextNodeState(n, outcome, at, policy);
   return t
@@ -68,11 +68,10 @@ describe('node status machine', () => {
       consecutiveFailures: 1,
       lastAttemptAt: now.toISOString(),
       lastError: 'unreachable',
-      work: { pk: 'node#pending_sync', sk: `${now.toISOString()}#s1#n1` },
     });
-    expect(nextNodeState(node('pending_sync', 2), fail, now, policy)?.work).toEqual({
-      pk: 'node#error',
-      sk: '2026-11-22T10:01:00.000Z#s1#n1',
+    expect(nextNodeState(node('pending_sync', 2), fail, now, policy)).toMatchObject({
+      status: 'error',
+      nextAttemptAt: '2026-11-22T10:01:00.000Z',
     });
   });
 

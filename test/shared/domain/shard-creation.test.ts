@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PermanentError, TransientError } from '../../../shared/domain/errors.ts';
-import type { DomainPorts, StateStore } from '../../../shared/domain/ports.ts';
+import type { ClaimResult, DomainPorts, Stores } from '../../../shared/domain/ports.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
 import {
   createShardForLocation,
@@ -19,8 +19,6 @@ const shard = {
 
 function node(nodeId: string, status: NodeRecord['status']): NodeRecord {
   return {
-    pk: 'SHARD#shard-001',
-    sk: `NODE#${nodeId}`,
     shardId: 'shard-001',
     nodeId,
     endpoint: `http://${nodeId}`,
@@ -31,7 +29,7 @@ function node(nodeId: string, status: NodeRecord['status']): NodeRecord {
   };
 }
 
-type Claim = Awaited<ReturnType<StateStore['claimLocation']>>;
+type Claim = ClaimResult;
 
 function ports(overrides: { claim?: Claim; nodes?: NodeRecord[]; failing?: string[] } = {}) {
   const state = {
@@ -65,8 +63,23 @@ function ports(overrides: { claim?: Claim; nodes?: NodeRecord[]; failing?: strin
         }),
       ),
   );
+  // The stores this flow uses, each method a spy named after what it does.
+  const stores = {
+    locations: {
+      claim: state.claimLocation,
+      complete: state.completeLocation,
+      fail: state.failLocation,
+      release: state.releaseLocation,
+    },
+    shards: { recordTopology: state.recordTopology },
+    resources: { putSchema: state.putSchemaResource },
+    nodes: { list: state.listNodes, markPendingSync: state.markNodePendingSync },
+    workspaces: { listPendingAt: state.listPendingWorkspaces },
+  } as unknown as Stores;
   const all = { state, citrus, nodes, fanOut };
-  return Object.assign(all, { ports: all as unknown as DomainPorts });
+  return Object.assign(all, {
+    ports: { stores, citrus, agent: nodes, fanOut } as unknown as DomainPorts,
+  });
 }
 
 describe('createShardForLocation', () => {

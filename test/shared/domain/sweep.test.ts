@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
 import { type CitrusSimulator, startCitrus } from '../../../local/simulators/citrus.ts';
 import { CitrusClient } from '../../../shared/adapters/citrus-client.ts';
-import { Repository } from '../../../shared/adapters/repository.ts';
 import type { ConvergeReason } from '../../../shared/contracts/messages.ts';
 import { nextNodeState } from '../../../shared/domain/node-status.ts';
 import { Secret } from '../../../shared/domain/secret.ts';
 import { runSweep, type SweepSettings } from '../../../shared/domain/sweep.ts';
+import { createStores } from '../../../shared/store/index.ts';
 import { createStateTable, localDynamoDb } from '../../support/table.ts';
 
 const API_KEY = 'sweep-test-key';
@@ -48,11 +48,11 @@ async function world(shardCount = 3) {
   );
   const tableName = `sweep-${++tables}`;
   await createStateTable(client, tableName);
-  const store = new Repository({ tableName, client });
+  const store = createStores({ tableName, client });
   const sent: Array<{ shardId: string; reason: ConvergeReason }> = [];
   let remaining = 60_000;
   const ports = {
-    store,
+    stores: store,
     citrus: new CitrusClient({
       baseUrl: citrus.url,
       apiKey: new Secret(API_KEY),
@@ -69,7 +69,6 @@ async function world(shardCount = 3) {
     enabled: true,
     fullVerifyEvery: 100,
     reserveMs: 5_000,
-    historyTtlSeconds: 3600,
     pageSize: 2,
   };
   return {
@@ -87,13 +86,13 @@ async function world(shardCount = 3) {
   };
 }
 
-describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
+describe('runSweep (real stores, Citrus simulator over HTTP)', () => {
   it('touches nothing when the kill switch is off', async () => {
     const w = await world();
     await expect(w.sweep({ enabled: false })).resolves.toEqual({ outcome: 'disabled' });
     expect(w.requests()).toBe(0);
     expect(w.sent).toEqual([]);
-    expect(await w.store.getSweepState()).toEqual({ sweepCount: 0 });
+    expect(await w.store.sweeps.get()).toEqual({ sweepCount: 0 });
   });
 
   it('records new shards, then is quiet: a handful of requests and no job', async () => {
@@ -104,7 +103,7 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
       complete: true,
       counts: { shardsSeen: 5, shardsChanged: 5 },
     });
-    expect((await w.store.listNodes('s1')).map((n) => n.status)).toEqual(['active', 'active']);
+    expect((await w.store.nodes.list('s1')).map((n) => n.status)).toEqual(['active', 'active']);
     expect(w.sent).toEqual([]);
     const quiet = await w.sweep();
     expect(quiet).toMatchObject({
@@ -115,7 +114,7 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
     });
     // GetItem(SWEEP) + BatchGet(digests) + 5 work-index queries + 2 summary writes.
     expect(w.requests()).toBe(9);
-    expect(await w.store.getSweepState()).toMatchObject({
+    expect(await w.store.sweeps.get()).toMatchObject({
       sweepCount: 2,
       lastSuccessAt: quiet.outcome === 'swept' ? quiet.finishedAt : '',
     });
@@ -132,7 +131,7 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
     });
     expect(w.sent).toEqual([{ shardId: 's2', reason: 'node_joined' }]);
     const byId = Object.fromEntries(
-      (await w.store.listNodes('s2')).map((n) => [n.nodeId, n.status]),
+      (await w.store.nodes.list('s2')).map((n) => [n.nodeId, n.status]),
     );
     expect(byId).toEqual({ 's2-n1': 'decommissioned', 's2-n2': 'active', 's2-n9': 'joining' });
     // Until converged, a joining node keeps asking for a job.
@@ -143,23 +142,23 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
   it('finds pending_sync nodes, failed shards and due error nodes through the work index, one job per shard', async () => {
     const w = await world();
     await w.sweep();
-    await w.store.markNodePendingSync('s1', 's1-n1', 'down');
-    await w.store.markNodePendingSync('s1', 's1-n2', 'down');
-    await w.store.setShardStatus('s1', 'failed', { lastError: 'x' });
+    await w.store.nodes.markPendingSync('s1', 's1-n1', 'down');
+    await w.store.nodes.markPendingSync('s1', 's1-n2', 'down');
+    await w.store.shards.setStatus('s1', 'failed', { lastError: 'x' });
     const past = nextNodeState(
       { shardId: 's2', nodeId: 's2-n1', status: 'pending_sync', consecutiveFailures: 4 },
       { ok: false, error: 'down' },
       new Date(Date.now() - 3_600_000),
     );
-    const [s2n1] = await w.store.listNodes('s2');
-    await w.store.recordNodeAttempt(s2n1!, past!);
+    const [s2n1] = await w.store.nodes.list('s2');
+    await w.store.nodes.recordAttempt(s2n1!, past!);
     const future = nextNodeState(
       { shardId: 's3', nodeId: 's3-n1', status: 'pending_sync', consecutiveFailures: 4 },
       { ok: false, error: 'down' },
       new Date(),
     );
-    const [s3n1] = await w.store.listNodes('s3');
-    await w.store.recordNodeAttempt(s3n1!, future!);
+    const [s3n1] = await w.store.nodes.list('s3');
+    await w.store.nodes.recordAttempt(s3n1!, future!);
     const result = await w.sweep();
     expect(result).toMatchObject({
       counts: { nodesPendingSync: 2, shardsFailed: 1, nodesRetried: 1 },
@@ -168,11 +167,11 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
       { shardId: 's1', reason: 'retry' },
       { shardId: 's2', reason: 'retry' },
     ]);
-    expect((await w.store.listNodes('s2'))[0]).toMatchObject({
+    expect((await w.store.nodes.list('s2'))[0]).toMatchObject({
       status: 'pending_sync',
       consecutiveFailures: 5,
     });
-    expect((await w.store.listNodes('s3'))[0]).toMatchObject({ status: 'error' });
+    expect((await w.store.nodes.list('s3'))[0]).toMatchObject({ status: 'error' });
   });
 
   it('places a pending workspace whose location is now registered', async () => {
@@ -187,23 +186,25 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
       occurredAt: '2026-11-22T10:00:00.000Z',
       eventKey: '2026-11-22T10:00:00.000Z#0',
     };
-    await w.store.recordWorkspaceEvent(event, undefined, 60);
+    await w.store.workspaces.recordEvent(event, undefined);
     await w.sweep();
     expect(w.sent).toEqual([]);
-    await w.store.claimLocation(
+    await w.store.locations.claim(
       { businessId: 'b', locationId: 'l', businessType: 'retail' },
       'm',
       1000,
     );
-    await w.store.completeLocation(
+    await w.store.locations.complete(
       { businessId: 'b', locationId: 'l' },
       { shardId: 's3', shardKey: 'k' },
     );
     const result = await w.sweep();
     expect(result).toMatchObject({ counts: { workspacesPlaced: 1 } });
     expect(w.sent).toEqual([{ shardId: 's3', reason: 'drift' }]);
-    expect(await w.store.getWorkspace('ws-1')).toMatchObject({ status: 'active', shardId: 's3' });
-    expect((await w.store.listResources('s3')).map((r) => r.sk)).toEqual(['RES#store#ws-1']);
+    expect(await w.store.workspaces.get('ws-1')).toMatchObject({ status: 'active', shardId: 's3' });
+    expect((await w.store.resources.list('s3')).map((r) => [r.kind, r.workspaceId])).toEqual([
+      ['store', 'ws-1'],
+    ]);
   });
 
   it('asks for a verification of every shard every Nth sweep', async () => {
@@ -220,18 +221,18 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
     const partial = await w.sweep();
     // pageSize 2: one page read, then out of time.
     expect(partial).toMatchObject({ complete: false, counts: { shardsSeen: 2 } });
-    expect((await w.store.getSweepState()).cursor).toBeTruthy();
+    expect((await w.store.sweeps.get()).cursor).toBeTruthy();
     w.setRemaining(60_000);
     const rest = await w.sweep();
     expect(rest).toMatchObject({ complete: true, counts: { shardsSeen: 3, shardsChanged: 3 } });
-    expect((await w.store.getSweepState()).cursor).toBeUndefined();
-    expect(await w.store.getShard('s5')).toBeDefined();
+    expect((await w.store.sweeps.get()).cursor).toBeUndefined();
+    expect(await w.store.shards.get('s5')).toBeDefined();
   });
 
   it('reports a Citrus outage and still works through the index', async () => {
     const w = await world();
     await w.sweep();
-    await w.store.markNodePendingSync('s1', 's1-n1', 'down');
+    await w.store.nodes.markPendingSync('s1', 's1-n1', 'down');
     citrus.setFaults({ errorRate: 1 });
     const result = await w.sweep();
     expect(result).toMatchObject({
@@ -239,7 +240,7 @@ describe('runSweep (real repository, Citrus simulator over HTTP)', () => {
       errors: [expect.stringMatching(/^topology refresh: Citrus shardsHealth failed/)],
     });
     expect(w.sent).toEqual([{ shardId: 's1', reason: 'retry' }]);
-    expect((await w.store.getSweepState()).lastSuccessAt).toBeDefined();
+    expect((await w.store.sweeps.get()).lastSuccessAt).toBeDefined();
     citrus.setFaults({});
   });
 });

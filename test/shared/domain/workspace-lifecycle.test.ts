@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
-import { Repository } from '../../../shared/adapters/repository.ts';
 import type { WorkspaceMessage } from '../../../shared/contracts/messages.ts';
 import type { DomainPorts, NodeOutcome } from '../../../shared/domain/ports.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
@@ -10,6 +9,7 @@ import {
   eventKeyOf,
   placePendingWorkspaces,
 } from '../../../shared/domain/workspace-lifecycle.ts';
+import { createStores } from '../../../shared/store/index.ts';
 import { createStateTable, localDynamoDb } from '../../support/table.ts';
 
 let emulator: DynamoDbEmulator;
@@ -29,7 +29,7 @@ const NODES = ['n1', 'n2'];
 async function world(options: { nodeDelay?: () => number; offline?: string[] } = {}) {
   const tableName = `ws-${++tables}`;
   await createStateTable(client, tableName);
-  const state = new Repository({ tableName, client });
+  const state = createStores({ tableName, client });
   const stores = new Map(NODES.map((n) => [n, new Set<string>()]));
   const wait = () => new Promise((r) => setTimeout(r, options.nodeDelay?.() ?? 0));
   const nodes = {
@@ -57,15 +57,24 @@ async function world(options: { nodeDelay?: () => number; offline?: string[] } =
         return { nodeId: n.nodeId, ok: true };
       }),
     );
-  const ports = { state, nodes, fanOut, citrus: undefined } as unknown as DomainPorts;
+  const ports = {
+    stores: state,
+    agent: nodes,
+    fanOut,
+    citrus: undefined,
+  } as unknown as DomainPorts;
   const register = async (businessId: string, locationId: string) => {
-    await state.recordTopology({
+    await state.shards.recordTopology({
       shardId: SHARD,
       role: 'database',
       nodes: NODES.map((n) => ({ nodeId: n, endpoint: n })),
     });
-    await state.claimLocation({ businessId, locationId, businessType: 'retail' }, 'setup', 60_000);
-    await state.completeLocation({ businessId, locationId }, { shardId: SHARD, shardKey: 'k' });
+    await state.locations.claim(
+      { businessId, locationId, businessType: 'retail' },
+      'setup',
+      60_000,
+    );
+    await state.locations.complete({ businessId, locationId }, { shardId: SHARD, shardKey: 'k' });
   };
   await register('biz-1', 'loc-1');
   return { state, stores, ports, register };
@@ -110,7 +119,7 @@ describe('workspace lifecycle', () => {
       applyWorkspaceEvent(event('workspace.deleted', 'ws-1', 2), w.ports),
     ).resolves.toMatchObject({ outcome: 'unmonitored' });
     expect([...w.stores.values()].some((s) => s.has('ws-1'))).toBe(false);
-    const tombstone = await w.state.getWorkspace('ws-1');
+    const tombstone = await w.state.workspaces.get('ws-1');
     expect(tombstone?.status).toBe('deleted');
     expect(tombstone?.expiresAt).toBeGreaterThan(Date.now() / 1000 + 29 * 24 * 3600);
   });
@@ -121,7 +130,7 @@ describe('workspace lifecycle', () => {
     const late = await applyWorkspaceEvent(event('workspace.created', 'ws-1', 4), w.ports);
     expect(late.outcome).toBe('stale');
     expect([...w.stores.values()].some((s) => s.has('ws-1'))).toBe(false);
-    expect((await w.state.getWorkspace('ws-1'))?.status).toBe('deleted');
+    expect((await w.state.workspaces.get('ws-1'))?.status).toBe('deleted');
   });
 
   it('re-applies a redelivered newest event (it may have died before pushing)', async () => {
@@ -142,7 +151,7 @@ describe('workspace lifecycle', () => {
       succeeded: ['n1'],
       pendingSync: [{ nodeId: 'n2', error: 'ECONNREFUSED' }],
     });
-    const nodes = await w.state.listNodes(SHARD);
+    const nodes = await w.state.nodes.list(SHARD);
     expect(nodes.find((n) => n.nodeId === 'n2')?.status).toBe('pending_sync');
   });
 
@@ -154,16 +163,19 @@ describe('workspace lifecycle', () => {
     );
     expect(parked.outcome).toBe('pending_placement');
     expect(
-      await w.state.listPendingWorkspaces({ businessId: 'biz-1', locationId: 'loc-new' }),
+      await w.state.workspaces.listPendingAt({ businessId: 'biz-1', locationId: 'loc-new' }),
     ).toHaveLength(1);
     await w.register('biz-1', 'loc-new');
     await expect(
       placePendingWorkspaces({ businessId: 'biz-1', locationId: 'loc-new' }, SHARD, w.ports),
     ).resolves.toBe(1);
     expect([...w.stores.values()].every((s) => s.has('ws-9'))).toBe(true);
-    expect(await w.state.getWorkspace('ws-9')).toMatchObject({ status: 'active', shardId: SHARD });
+    expect(await w.state.workspaces.get('ws-9')).toMatchObject({
+      status: 'active',
+      shardId: SHARD,
+    });
     expect(
-      await w.state.listPendingWorkspaces({ businessId: 'biz-1', locationId: 'loc-new' }),
+      await w.state.workspaces.listPendingAt({ businessId: 'biz-1', locationId: 'loc-new' }),
     ).toHaveLength(0);
   });
 
@@ -227,7 +239,7 @@ describe('workspace lifecycle', () => {
               }))
               .sort((a, b) => (a.key < b.key ? -1 : 1))
               .at(-1)!;
-            const record = await w.state.getWorkspace(workspace);
+            const record = await w.state.workspaces.get(workspace);
             expect(record?.status).toBe(newest.deleted ? 'deleted' : 'active');
             for (const [nodeId, stores] of w.stores) {
               expect(stores.has(workspace), `${workspace} on ${nodeId}`).toBe(!newest.deleted);

@@ -1,0 +1,72 @@
+import type { SchemaSpec } from '../contracts/node-agent.ts';
+import type { ClaimResult, LocationRef, LocationStore } from '../domain/ports.ts';
+import { type LocationRecord, truncate } from '../domain/records.ts';
+import { keys } from './schema.ts';
+import type { Table } from './table.ts';
+
+const keyOf = (location: LocationRef) => keys.location(location.businessId, location.locationId);
+
+/** Business locations: a registration claim, then the shard assignment Citrus gave them. */
+export class Locations implements LocationStore {
+  constructor(private readonly table: Table) {}
+
+  get(location: LocationRef) {
+    return this.table.get<LocationRecord>(keyOf(location));
+  }
+
+  /**
+   * Claims a location for registration, so that two deliveries of the same location (same
+   * batch or concurrent invocations) call Citrus once. A claim expires after `leaseMs`, so a
+   * crashed holder does not block retries for long. A lost claim returns the item as it was,
+   * so a registered location reports its assignment without a second read.
+   */
+  async claim(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult> {
+    const now = this.table.clock();
+    const result = await this.table.write<LocationRecord>(keyOf(location), {
+      set: {
+        type: 'location',
+        businessId: location.businessId,
+        locationId: location.locationId,
+        businessType: location.businessType,
+        status: 'registering',
+        claimedBy: owner,
+        claimUntil: new Date(now.getTime() + leaseMs).toISOString(),
+      },
+      condition:
+        'attribute_not_exists(pk) OR (#status <> :active AND (attribute_not_exists(#claimUntil) OR #claimUntil < :at OR #claimedBy = :owner))',
+      values: { ':active': 'active', ':at': now.toISOString(), ':owner': owner },
+    });
+    if (result.written) return { outcome: 'claimed' };
+    const current = result.current;
+    if (current?.status === 'active' && current.shardId && current.shardKey) {
+      return { outcome: 'assigned', shardId: current.shardId, shardKey: current.shardKey };
+    }
+    return { outcome: 'busy' };
+  }
+
+  /** Records the assignment last: once it is there, a redelivery skips Citrus. */
+  async complete(location: LocationRef, assignment: { shardId: string; shardKey: string }) {
+    await this.table.update(keyOf(location), {
+      set: { status: 'active', shardId: assignment.shardId, shardKey: assignment.shardKey },
+      remove: ['claimedBy', 'claimUntil', 'lastError'],
+    });
+  }
+
+  async fail(location: LocationRef, reason: string) {
+    await this.table.update(keyOf(location), {
+      set: { status: 'failed', lastError: truncate(reason) },
+      remove: ['claimedBy', 'claimUntil'],
+      condition: 'attribute_not_exists(#status) OR #status <> :active',
+      values: { ':active': 'active' },
+    });
+  }
+
+  /** Releases a claim after a transient failure so the retry need not wait for the lease. */
+  async release(location: LocationRef, owner: string) {
+    await this.table.update(keyOf(location), {
+      remove: ['claimedBy', 'claimUntil'],
+      condition: '#claimedBy = :owner',
+      values: { ':owner': owner },
+    });
+  }
+}

@@ -1,0 +1,109 @@
+import type { NodeTransition } from '../domain/node-status.ts';
+import type { NodeRef, NodeStore } from '../domain/ports.ts';
+import { type NodeRecord, type NodeStatus, truncate } from '../domain/records.ts';
+import {
+  keys,
+  shardPartition,
+  WORK,
+  WORK_ATTRIBUTES,
+  type WorkPartition,
+  workDueQuery,
+  workEntry,
+} from './schema.ts';
+import type { Table } from './table.ts';
+
+/** The `work` partition of a node in `status`, if it needs the sweep's attention. */
+const WORK_OF: Partial<Record<NodeStatus, WorkPartition>> = {
+  pending_sync: WORK.nodePendingSync,
+  joining: WORK.nodeJoining,
+  error: WORK.nodeError,
+};
+
+/** The nodes of each shard and their sync status (the node status machine's records). */
+export class Nodes implements NodeStore {
+  constructor(private readonly table: Table) {}
+
+  list(shardId: string) {
+    return this.table.queryPrefix<NodeRecord>(shardPartition.pk(shardId), shardPartition.nodes);
+  }
+
+  markPendingSync(shardId: string, nodeId: string, reason: string) {
+    const now = this.table.now();
+    return this.table.update(keys.node(shardId, nodeId), {
+      set: {
+        status: 'pending_sync',
+        lastError: truncate(reason, 1000),
+        lastAttemptAt: now,
+        ...workEntry(WORK.nodePendingSync, now, shardId, nodeId),
+      },
+      condition: 'attribute_exists(pk) AND #status IN (:joining, :active, :pending)',
+      values: { ':joining': 'joining', ':active': 'active', ':pending': 'pending_sync' },
+    });
+  }
+
+  recordAttempt(
+    node: NodeRef & { version: number },
+    transition: NodeTransition,
+    orphans?: Record<string, Record<string, string>>,
+  ) {
+    // A node in `error` is due when its backoff ends; other work is due at once.
+    const partition = WORK_OF[transition.status];
+    const dueAt = transition.nextAttemptAt ?? transition.lastAttemptAt;
+    return this.table.update(keys.node(node.shardId, node.nodeId), {
+      set: {
+        ...transition,
+        ...(partition ? workEntry(partition, dueAt, node.shardId, node.nodeId) : {}),
+        orphans,
+      },
+      remove: [
+        ...(partition ? [] : WORK_ATTRIBUTES),
+        ...(transition.lastError ? [] : ['lastError']),
+        ...(transition.nextAttemptAt ? [] : ['nextAttemptAt']),
+      ],
+      // Optimistic: a push that failed meanwhile (pending_sync), a new endpoint or a
+      // decommission is newer than this attempt's view, and must not be overwritten.
+      condition: '#version = :read',
+      values: { ':read': node.version },
+    });
+  }
+
+  setMembership(shardId: string, nodeId: string, status: 'joining' | 'decommissioned') {
+    const key = keys.node(shardId, nodeId);
+    if (status === 'joining') {
+      return this.table.update(key, {
+        set: {
+          status,
+          consecutiveFailures: 0,
+          ...workEntry(WORK.nodeJoining, this.table.now(), shardId, nodeId),
+        },
+        remove: ['nextAttemptAt', 'lastError'],
+        condition: '#status = :decommissioned',
+        values: { ':decommissioned': 'decommissioned' },
+      });
+    }
+    return this.table.update(key, {
+      set: { status },
+      remove: [...WORK_ATTRIBUTES, 'nextAttemptAt'],
+      condition: 'attribute_exists(pk) AND #status <> :decommissioned',
+      values: { ':decommissioned': 'decommissioned' },
+    });
+  }
+
+  retryErrored(shardId: string, nodeId: string) {
+    return this.table.update(keys.node(shardId, nodeId), {
+      set: {
+        status: 'pending_sync',
+        ...workEntry(WORK.nodePendingSync, this.table.now(), shardId, nodeId),
+      },
+      remove: ['nextAttemptAt'],
+      condition: '#status = :error',
+      values: { ':error': 'error' },
+    });
+  }
+
+  async listNeedingWork(status: 'joining' | 'pending_sync' | 'error', dueBy?: Date) {
+    const partition = WORK_OF[status] as WorkPartition;
+    const items = await this.table.query<NodeRef>(workDueQuery(partition, dueBy));
+    return items.map(({ shardId, nodeId }) => ({ shardId, nodeId }));
+  }
+}

@@ -1,0 +1,184 @@
+// The update/query helpers every store shares: one DocumentClient, a clock, and writes that
+// maintain `version`, `createdAt` and `updatedAt`. Single-item conditional writes only.
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { backoffMs, sleep } from '../domain/retry.ts';
+import type { ItemKey } from './schema.ts';
+
+type Values = Record<string, unknown>;
+
+export interface UpdateSpec {
+  set?: Values;
+  remove?: readonly string[];
+  /** Refers to attributes as `#name`; they are aliased automatically. */
+  condition?: string;
+  values?: Values;
+}
+
+export interface TableOptions {
+  tableName: string;
+  client?: DynamoDBClient;
+  clock?: () => Date;
+}
+
+/** What a conditional write returned: the item as written, or as it was when it lost. */
+export type WriteResult<T> = { written: true; item: T } | { written: false; current?: T };
+
+/** Unprocessed BatchGetItem keys: retried this many times with backoff before giving up. */
+const BATCH_GET_ATTEMPTS = 8;
+
+const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
+  error instanceof ConditionalCheckFailedException;
+
+/**
+ * Builds an UpdateItem that also maintains `version`, `createdAt` and `updatedAt`. Attribute
+ * names are always aliased (`#a_status`) so reserved words never bite.
+ */
+export function buildUpdate(spec: UpdateSpec, now: string) {
+  const names: Record<string, string> = {};
+  const values: Values = { ':v_one': 1, ':v_zero': 0, ':v_now': now, ...spec.values };
+  const alias = (attribute: string) => {
+    names[`#a_${attribute}`] = attribute;
+    return `#a_${attribute}`;
+  };
+  const sets = [
+    `${alias('version')} = if_not_exists(${alias('version')}, :v_zero) + :v_one`,
+    `${alias('updatedAt')} = :v_now`,
+    `${alias('createdAt')} = if_not_exists(${alias('createdAt')}, :v_now)`,
+  ];
+  for (const [attribute, value] of Object.entries(spec.set ?? {})) {
+    if (value === undefined) continue;
+    values[`:s_${attribute}`] = value;
+    sets.push(`${alias(attribute)} = :s_${attribute}`);
+  }
+  let expression = `SET ${sets.join(', ')}`;
+  if (spec.remove?.length) expression += ` REMOVE ${spec.remove.map(alias).join(', ')}`;
+  for (const match of spec.condition?.matchAll(/#([A-Za-z]+)/g) ?? []) {
+    names[`#${match[1]}`] = match[1] as string;
+  }
+  return {
+    UpdateExpression: expression,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ConditionExpression: spec.condition,
+  };
+}
+
+export class Table {
+  readonly name: string;
+  readonly db: DynamoDBDocumentClient;
+  readonly clock: () => Date;
+
+  constructor(options: TableOptions) {
+    this.db = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.name = options.tableName;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  now(): string {
+    return this.clock().toISOString();
+  }
+
+  async get<T>(key: ItemKey): Promise<T | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.name, Key: key, ConsistentRead: true }),
+    );
+    return Item as T | undefined;
+  }
+
+  /** Whether the write happened (false: its condition did not hold). */
+  async update(key: ItemKey, spec: UpdateSpec): Promise<boolean> {
+    return (await this.write(key, spec, false)).written;
+  }
+
+  /**
+   * A conditional update that returns the item as written, or, when the condition fails, the
+   * item as it was (in the same call: no second read).
+   */
+  write<T>(key: ItemKey, spec: UpdateSpec, returnItems = true): Promise<WriteResult<T>> {
+    return this.#send<T>(
+      new UpdateCommand({
+        TableName: this.name,
+        Key: key,
+        ...buildUpdate(spec, this.now()),
+        ...(returnItems
+          ? { ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }
+          : {}),
+      }),
+      returnItems,
+    );
+  }
+
+  /** Writes a whole item (stamped with version 1 and times) if its condition holds. */
+  async put(item: ItemKey & Values, condition?: string): Promise<boolean> {
+    const now = this.now();
+    const stamped = { version: 1, createdAt: now, updatedAt: now, ...item };
+    const result = await this.#send(
+      new PutCommand({ TableName: this.name, Item: stamped, ConditionExpression: condition }),
+      false,
+    );
+    return result.written;
+  }
+
+  async #send<T>(command: UpdateCommand | PutCommand, returnItems: boolean) {
+    try {
+      const { Attributes } = await this.db.send(command as UpdateCommand);
+      return { written: true as const, item: (returnItems ? Attributes : undefined) as T };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // The low-level exception carries the old item in DynamoDB JSON.
+      const old = returnItems && error.Item ? (unmarshall(error.Item) as T) : undefined;
+      return { written: false as const, ...(old ? { current: old } : {}) };
+    }
+  }
+
+  /** Every item a Query returns, page after page. */
+  async query<T>(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>) {
+    const items: T[] = [];
+    for await (const page of paginateQuery({ client: this.db }, { ...input, TableName: this.name }))
+      items.push(...((page.Items ?? []) as T[]));
+    return items;
+  }
+
+  /** The items of one partition whose sort key starts with `prefix` (strongly consistent). */
+  queryPrefix<T>(pk: string, prefix: string): Promise<T[]> {
+    return this.query<T>({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
+      ConsistentRead: true,
+    });
+  }
+
+  /**
+   * Reads up to 100 keys. Unprocessed keys (throttling) are retried with capped exponential
+   * backoff and jitter, so a throttled table is not hammered in a tight loop.
+   */
+  async batchGet<T>(keys: readonly ItemKey[]): Promise<T[]> {
+    const items: T[] = [];
+    let pending = [...keys];
+    for (let attempt = 1; pending.length; attempt++) {
+      if (attempt > BATCH_GET_ATTEMPTS)
+        throw new Error(`${pending.length} keys still unprocessed after ${attempt - 1} reads`);
+      if (attempt > 1) await sleep(backoffMs(attempt - 1, 50, 2_000));
+      const { Responses, UnprocessedKeys } = await this.db.send(
+        new BatchGetCommand({
+          RequestItems: { [this.name]: { Keys: pending, ConsistentRead: true } },
+        }),
+      );
+      items.push(...((Responses?.[this.name] ?? []) as T[]));
+      pending = (UnprocessedKeys?.[this.name]?.Keys ?? []) as ItemKey[];
+    }
+    return items;
+  }
+}
