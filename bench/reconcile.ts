@@ -7,12 +7,12 @@
 //    and one node after another; and the same HTTP alone against bare servers (the floor).
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { LOCAL } from '../local/defaults.ts';
 import { startCitrus } from '../local/simulators/citrus.ts';
 import { startNodeAgent } from '../local/simulators/node-agent.ts';
 import { CitrusClient } from '../shared/adapters/citrus-client.ts';
 import { sendJson } from '../shared/adapters/http.ts';
 import { NodeAgentClient } from '../shared/adapters/node-agent-client.ts';
-import { LOCAL } from '../shared/contracts/names.ts';
 import { MAX_APPLY_IDS } from '../shared/contracts/node-agent.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { CONVERGENCE_NODE_PARALLELISM, convergeShard } from '../shared/domain/convergence.ts';

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueName } from '../shared/contracts/names.ts';
 import type { IndexName } from '../shared/store/schema.ts';
@@ -13,8 +12,6 @@ export interface ConsumerDefinition {
   readonly batchSize: number;
   readonly maxBatchingWindowSeconds?: number;
   readonly maxConcurrency?: number;
-  /** Contract queues the function sends to (gets `<QUEUE>_QUEUE_URL` env + SendMessage). */
-  readonly sendsTo?: readonly QueueName[];
   /** State table GSIs the function queries (least privilege: none unless listed). */
   readonly tableIndexes?: readonly IndexName[];
 }
@@ -29,7 +26,6 @@ export const CONSUMERS: readonly ConsumerDefinition[] = [
     batchSize: 10,
     maxBatchingWindowSeconds: 1,
     maxConcurrency: 5,
-    sendsTo: ['convergence'],
     // Places the workspaces that waited for the location.
     tableIndexes: ['byLocation'],
   },
@@ -41,7 +37,6 @@ export const CONSUMERS: readonly ConsumerDefinition[] = [
     batchSize: 10,
     maxBatchingWindowSeconds: 1,
     maxConcurrency: 10,
-    sendsTo: ['convergence'],
     tableIndexes: ['byLocation'],
   },
   // One shard per invocation: a slow shard (many nodes) never delays the others in a batch.
@@ -52,13 +47,8 @@ export const CONSUMERS: readonly ConsumerDefinition[] = [
     memorySize: 512,
     batchSize: 1,
     maxConcurrency: 20,
-    sendsTo: ['convergence'],
   },
 ];
 
 export const handlerEntry = (functionName: string, root = PROJECT_ROOT) =>
   join(root, 'functions', functionName, 'handler.ts');
-
-/** A consumer is deployed once its handler exists; its queue pair is deployed regardless. */
-export const hasHandler = (functionName: string, root = PROJECT_ROOT) =>
-  existsSync(handlerEntry(functionName, root));

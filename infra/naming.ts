@@ -22,9 +22,6 @@ export function assertStage(stage: string): void {
 
 export { physicalName } from '../shared/contracts/names.ts';
 
-import { physicalName } from '../shared/contracts/names.ts';
-export const physicalQueueName = physicalName;
-
 /** `shard-creation` -> `ShardCreation`. */
 export const pascal = (name: string) =>
   name

@@ -29,7 +29,7 @@ import { OperationsDashboard } from './constructs/dashboard.ts';
 import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
 import { ReconcileSchedule, SWEEP_FUNCTION } from './constructs/reconcile-schedule.ts';
 import { SqsConsumer, VISIBILITY_TIMEOUT_FACTOR } from './constructs/sqs-consumer.ts';
-import { CONSUMERS, type ConsumerDefinition, handlerEntry, hasHandler } from './functions.ts';
+import { CONSUMERS, type ConsumerDefinition, handlerEntry } from './functions.ts';
 import { assertStage, markResource, pascal, physicalName } from './naming.ts';
 
 /** Placeholder Citrus URL when context `citrusUrl` is not given: deploys, but fails fast at runtime. */
@@ -59,8 +59,7 @@ export class ShardControlStack extends Stack {
   readonly consumers: ReadonlyMap<string, SqsConsumer>;
   readonly producerPolicy: iam.ManagedPolicy;
   readonly alarmTopic?: sns.Topic;
-  /** Present once `functions/reconcile-sweep/handler.ts` exists. */
-  readonly reconcile?: ReconcileSchedule;
+  readonly reconcile: ReconcileSchedule;
   /** Every alarm of the stack (the dashboard's alarm status widget shows them all). */
   readonly alarms: readonly cloudwatch.IAlarm[];
   readonly dashboard: OperationsDashboard;
@@ -149,13 +148,6 @@ export class ShardControlStack extends Stack {
 
     const built = new Map<string, SqsConsumer>();
     for (const definition of consumers) {
-      if (!hasHandler(definition.functionName)) continue;
-      const environment: Record<string, string> = {};
-      const sendsTo = definition.sendsTo ?? [];
-      for (const target of sendsTo) {
-        environment[`${target.toUpperCase().replace(/-/g, '_')}_QUEUE_URL`] =
-          queues[target].queue.queueUrl;
-      }
       const consumer = new SqsConsumer(this, `${pascal(definition.functionName)}Consumer`, {
         stage,
         functionName: definition.functionName,
@@ -171,33 +163,30 @@ export class ShardControlStack extends Stack {
             ? undefined
             : Duration.seconds(definition.maxBatchingWindowSeconds),
         maxConcurrency: definition.maxConcurrency,
-        environment,
         removalPolicy,
         alarmTopic: this.alarmTopic,
       });
-      for (const target of sendsTo) queues[target].queue.grantSendMessages(consumer.role);
       built.set(definition.functionName, consumer);
     }
     this.consumers = built;
 
-    if (hasHandler(SWEEP_FUNCTION)) {
-      this.reconcile = new ReconcileSchedule(this, 'Reconcile', {
-        stage,
-        table: this.table,
-        tableIndexNames: [INDEXES.work.name],
-        convergenceQueue: queues.convergence.queue,
-        deadLetterQueue: this.scheduleDlq,
-        rateMinutes: props.reconcileRateMinutes,
-        removalPolicy,
-        alarmTopic: this.alarmTopic,
-      });
-    }
+    this.reconcile = new ReconcileSchedule(this, 'Reconcile', {
+      stage,
+      table: this.table,
+      tableIndexNames: [INDEXES.work.name],
+      convergenceQueue: queues.convergence.queue,
+      deadLetterQueue: this.scheduleDlq,
+      rateMinutes: props.reconcileRateMinutes,
+      removalPolicy,
+      alarmTopic: this.alarmTopic,
+    });
 
     this.alarms = [
       ...QUEUES.flatMap((queue) => [queues[queue].dlqDepthAlarm, queues[queue].oldestMessageAlarm]),
       scheduleDlqAlarm,
       ...[...built.values()].map((consumer) => consumer.errorsAlarm),
-      ...(this.reconcile ? [this.reconcile.errorsAlarm, this.reconcile.missedSweepsAlarm] : []),
+      this.reconcile.errorsAlarm,
+      this.reconcile.missedSweepsAlarm,
     ];
     const convergenceConsumer = consumers.find((c) => c.queue === 'convergence')?.functionName;
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {
@@ -210,7 +199,7 @@ export class ShardControlStack extends Stack {
       })),
       convergenceService:
         convergenceConsumer && built.has(convergenceConsumer) ? convergenceConsumer : undefined,
-      sweep: this.reconcile && { service: SWEEP_FUNCTION, function: this.reconcile.function },
+      sweep: { service: SWEEP_FUNCTION, function: this.reconcile.function },
       alarms: this.alarms,
     });
 
@@ -260,15 +249,11 @@ export class ShardControlStack extends Stack {
     for (const [name, consumer] of built) {
       new CfnOutput(this, `${pascal(name)}FunctionName`, { value: consumer.function.functionName });
     }
-    if (this.reconcile) {
-      // Operators pause/resume reconciliation with Scheduler UpdateSchedule on this name.
-      new CfnOutput(this, 'ReconcileScheduleName', {
-        value: this.reconcile.schedule.scheduleName,
-      });
-      new CfnOutput(this, 'ReconcileSweepFunctionName', {
-        value: this.reconcile.function.functionName,
-      });
-    }
+    // Operators pause/resume reconciliation with Scheduler UpdateSchedule on this name.
+    new CfnOutput(this, 'ReconcileScheduleName', { value: this.reconcile.schedule.scheduleName });
+    new CfnOutput(this, 'ReconcileSweepFunctionName', {
+      value: this.reconcile.function.functionName,
+    });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
   }

@@ -13,8 +13,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/messages.ts';
-import { LOCAL } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
+import { LOCAL } from './defaults.ts';
 import {
   type DynamoDbEmulator,
   type SqsEmulator,

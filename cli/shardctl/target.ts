@@ -4,7 +4,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { LOCAL, physicalName, tableName } from '../../shared/contracts/names.ts';
+import { LOCAL } from '../../local/defaults.ts';
+import { physicalName, tableName } from '../../shared/contracts/names.ts';
 
 export interface Target {
   stage: string;

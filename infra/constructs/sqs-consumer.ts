@@ -157,9 +157,8 @@ export class SqsConsumer extends Construct {
 
   private grantQueues(): void {
     const { queue, dlq } = this.queues;
+    // Consume, and lengthen a failed record's visibility timeout (the retry ladder).
     queue.grantConsumeMessages(this.role);
-    // Handlers lengthen the visibility timeout per receive count and may re-enqueue.
-    queue.grant(this.role, 'sqs:SendMessage', 'sqs:ChangeMessageVisibility');
     // Poison messages are moved to the DLQ by the handler itself, with a reason attribute.
     dlq.grantSendMessages(this.role);
   }

@@ -2,7 +2,7 @@
 // messages to their queue on the local SQS (or SQS_ENDPOINT).
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_OF_TYPE } from '../../shared/contracts/messages.ts';
-import { LOCAL } from '../../shared/contracts/names.ts';
+import { LOCAL } from '../defaults.ts';
 import { loadEvents } from './events.ts';
 
 // Local tooling on Node 20 by design: the SDK's Node 22 notice is noise here.

@@ -3,7 +3,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LOCAL } from '../../shared/contracts/names.ts';
+import { LOCAL } from '../defaults.ts';
 
 export type ParameterType = 'String' | 'SecureString' | 'StringList';
 

@@ -8,7 +8,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { LOCAL, PARAMETERS, ssmPrefix } from '../../shared/contracts/names.ts';
+import { PARAMETERS, ssmPrefix } from '../../shared/contracts/names.ts';
+import { LOCAL } from '../defaults.ts';
 import type { Topology } from './template.ts';
 
 export interface LocalParameterValues {

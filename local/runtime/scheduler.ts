@@ -2,7 +2,7 @@
 // RECONCILE_INTERVAL_SECONDS (the template's `rate(...)` is far too slow for local work).
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { LOCAL } from '../../shared/contracts/names.ts';
+import { LOCAL } from '../defaults.ts';
 import type { InvokeResult } from './lambda-pool.ts';
 import type { LocalSchedule } from './template.ts';
 

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { LOCAL } from '../../shared/contracts/names.ts';
+import { LOCAL } from '../defaults.ts';
 
 export interface CfnResource {
   Type: string;

@@ -40,13 +40,3 @@ export const ENV = {
   dlqUrl: 'DLQ_URL',
   convergenceQueueUrl: 'CONVERGENCE_QUEUE_URL',
 } as const;
-
-/** Local stack defaults (CONTRACTS §5). */
-export const LOCAL = {
-  region: 'us-east-1',
-  accountId: '000000000000',
-  stage: 'local',
-  ports: { sqs: 9324, dynamodb: 8000, ssm: 4583, citrus: 8080, firstNode: 9101 },
-  citrusApiKey: 'local-citrus-api-key',
-  nodeSigningKeys: '{"current":{"id":"local-1","secret":"local-dev-signing-secret"}}',
-} as const;

@@ -15,7 +15,7 @@ import {
 } from '../../infra/constructs/dashboard.ts';
 import { QueueWithDlq } from '../../infra/constructs/queue-with-dlq.ts';
 import { SWEEP_FUNCTION } from '../../infra/constructs/reconcile-schedule.ts';
-import { CONSUMERS, hasHandler } from '../../infra/functions.ts';
+import { CONSUMERS } from '../../infra/functions.ts';
 import { pascal } from '../../infra/naming.ts';
 import { dlqName, QUEUES, SCHEDULE_DLQ } from '../../shared/contracts/names.ts';
 
@@ -60,8 +60,7 @@ const emfMetric = (name: string, service: string) =>
     (m) => m[0] === 'ShardControl/dev' && m[1] === name && m[2] === 'service' && m[3] === service,
   );
 
-const deployed = CONSUMERS.filter((c) => hasHandler(c.functionName)).map((c) => c.functionName);
-const withSweep = hasHandler(SWEEP_FUNCTION);
+const deployed = CONSUMERS.map((c) => c.functionName);
 
 describe('OperationsDashboard in the stack', () => {
   it('is named shard-control-<stage> and the name is a stack output', () => {
@@ -86,7 +85,7 @@ describe('OperationsDashboard in the stack', () => {
   });
 
   it('graphs invocations, errors, throttles, duration p50/p99 and concurrency of every function', () => {
-    const functions = [...deployed, ...(withSweep ? [SWEEP_FUNCTION] : [])];
+    const functions = [...deployed, SWEEP_FUNCTION];
     expect(functions.length).toBeGreaterThan(0);
     for (const name of functions) {
       const ref = `\${Function${pascal(name)}}`;
@@ -109,14 +108,10 @@ describe('OperationsDashboard in the stack', () => {
       }
       expect(emfMetric(CITRUS_LATENCY_METRIC, service)).toBe(true);
     }
-    if (deployed.includes('converge-shard')) {
-      for (const name of CONVERGENCE_METRICS)
-        expect(emfMetric(name, 'converge-shard'), name).toBe(true);
-    }
-    if (withSweep) {
-      for (const name of SWEEP_METRICS) expect(emfMetric(name, SWEEP_FUNCTION), name).toBe(true);
-      expect(emfMetric(CITRUS_LATENCY_METRIC, SWEEP_FUNCTION)).toBe(true);
-    }
+    for (const name of CONVERGENCE_METRICS)
+      expect(emfMetric(name, 'converge-shard'), name).toBe(true);
+    for (const name of SWEEP_METRICS) expect(emfMetric(name, SWEEP_FUNCTION), name).toBe(true);
+    expect(emfMetric(CITRUS_LATENCY_METRIC, SWEEP_FUNCTION)).toBe(true);
     const stats = metrics
       .filter((m) => m[1] === CITRUS_LATENCY_METRIC)
       .map((m) => (m[4] as { stat: string }).stat);

@@ -6,7 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
-import { CONSUMERS, hasHandler } from '../../infra/functions.ts';
+import { CONSUMERS } from '../../infra/functions.ts';
 import { pascal, RESOURCE_METADATA_KEY } from '../../infra/naming.ts';
 import { DEFAULT_CITRUS_URL } from '../../infra/stack.ts';
 import {
@@ -29,7 +29,6 @@ const resources = template.toJSON().Resources as Record<
   string,
   { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
 >;
-const deployed = CONSUMERS.filter((c) => hasHandler(c.functionName));
 const skipBundling = { 'aws:cdk:bundling-stacks': [] };
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -167,7 +166,7 @@ describe('alarms', () => {
 
   it('alarms on errors of every deployed function, the sweep included', () => {
     const errors = alarms.filter((a) => a.Properties.MetricName === 'Errors');
-    expect(errors).toHaveLength(deployed.length + 1);
+    expect(errors).toHaveLength(CONSUMERS.length + 1);
     expect(errors.map((a) => a.Properties.AlarmName)).toContain(
       'shard-control-dev-reconcile-sweep-errors',
     );
@@ -204,13 +203,13 @@ describe('alarms', () => {
 });
 
 describe('functions', () => {
-  it('deploys a consumer exactly for the functions whose handler exists, plus the sweep', () => {
-    template.resourceCountIs('AWS::Lambda::Function', deployed.length + 1);
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', deployed.length);
-    expect(deployed.map((c) => c.functionName)).toContain('shard-creation');
+  it('deploys every consumer plus the sweep', () => {
+    template.resourceCountIs('AWS::Lambda::Function', CONSUMERS.length + 1);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', CONSUMERS.length);
+    expect(CONSUMERS.map((c) => c.functionName)).toContain('shard-creation');
   });
 
-  for (const consumer of CONSUMERS.filter((c) => hasHandler(c.functionName))) {
+  for (const consumer of CONSUMERS) {
     const fnId = `Function${pascal(consumer.functionName)}`;
 
     it(`${consumer.functionName}: nodejs22.x on arm64, active tracing, bundled ESM asset`, () => {
@@ -248,12 +247,6 @@ describe('functions', () => {
           POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
-          ...Object.fromEntries(
-            (consumer.sendsTo ?? []).map((q) => [
-              `${q.toUpperCase().replace(/-/g, '_')}_QUEUE_URL`,
-              { Ref: logicalIdOfQueue(q) },
-            ]),
-          ),
         },
       });
     });
@@ -303,9 +296,11 @@ describe('functions', () => {
         'sqs:ReceiveMessage',
         'sqs:DeleteMessage',
         'sqs:ChangeMessageVisibility',
-        'sqs:SendMessage',
       ]),
     );
+    // It sends only to its DLQ: not to its own queue, not to the convergence queue.
+    expect(on({ 'Fn::GetAtt': ['QueueShardCreation', 'Arn'] })).not.toContain('sqs:SendMessage');
+    expect(on({ 'Fn::GetAtt': ['QueueConvergence', 'Arn'] })).toEqual([]);
     expect(on({ 'Fn::GetAtt': ['QueueShardCreationDlq', 'Arn'] })).toContain('sqs:SendMessage');
     expect(on({ 'Fn::GetAtt': ['Table', 'Arn'] })).toEqual(
       expect.arrayContaining([
@@ -566,9 +561,13 @@ describe('reconciliation (flow 3) in the stack', () => {
     expect(variables.Variables).toMatchObject({
       SOURCE_QUEUE_URL: { Ref: 'QueueConvergence' },
       DLQ_URL: { Ref: 'QueueConvergenceDlq' },
-      CONVERGENCE_QUEUE_URL: { Ref: 'QueueConvergence' },
     });
+    // Only the sweep sends convergence jobs: the consumer neither sends nor knows the URL.
+    expect(variables.Variables).not.toHaveProperty('CONVERGENCE_QUEUE_URL');
     const statements = policyOf('ConvergeShardConsumerRole');
+    expect(actionsOn(statements, { 'Fn::GetAtt': ['QueueConvergence', 'Arn'] })).not.toContain(
+      'sqs:SendMessage',
+    );
     expect(JSON.stringify(statements)).not.toContain('/index/');
     expect(JSON.stringify(statements)).not.toContain('QueueShardCreation');
   });

@@ -2,9 +2,9 @@
 // (CITRUS_SERVER_URL): it starts no simulators of its own, and the external nodes receive
 // requests signed with the local keys (the node simulator rejects bad signatures with 401).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL } from '../../local/defaults.ts';
 import { type Fleet, startFleet } from '../../local/simulators/fleet.ts';
 import type { LocalStack } from '../../local/stack.ts';
-import { LOCAL } from '../../shared/contracts/names.ts';
 import { createEnvelope } from '../../shared/contracts/producer.ts';
 import { SigningKeys } from '../../shared/contracts/signing.ts';
 import {

@@ -3,8 +3,9 @@ import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL } from '../../local/defaults.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { dlqName, LOCAL, QUEUES } from '../../shared/contracts/names.ts';
+import { dlqName, QUEUES } from '../../shared/contracts/names.ts';
 
 const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 };
 

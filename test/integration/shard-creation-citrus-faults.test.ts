@@ -4,9 +4,10 @@
 // The stack talks to its "external" Citrus through a proxy that can fail chosen locations.
 import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL } from '../../local/defaults.ts';
 import { type Fleet, startFleet } from '../../local/simulators/fleet.ts';
 import type { LocalStack } from '../../local/stack.ts';
-import { LOCAL, MAX_RECEIVE_COUNT } from '../../shared/contracts/names.ts';
+import { MAX_RECEIVE_COUNT } from '../../shared/contracts/names.ts';
 import { ShardControlProducer } from '../../shared/contracts/producer.ts';
 import { SigningKeys } from '../../shared/contracts/signing.ts';
 import {

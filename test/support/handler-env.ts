@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { LOCAL } from '../../local/defaults.ts';
 import {
   startDynamoDbEmulator,
   startSqsEmulator,
@@ -18,7 +19,6 @@ import {
 import { type Fleet, startFleet } from '../../local/simulators/fleet.ts';
 import {
   dlqName,
-  LOCAL,
   MAX_RECEIVE_COUNT,
   type QueueName,
   ssmPrefix,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL } from '../../../local/defaults.ts';
 import { resolveEntry } from '../../../local/runtime/lambda-pool.ts';
 import {
   type CfnTemplate,
@@ -11,7 +12,6 @@ import {
 } from '../../../local/runtime/template.ts';
 import {
   dlqName,
-  LOCAL,
   MAX_RECEIVE_COUNT,
   PARAMETERS,
   QUEUES,
