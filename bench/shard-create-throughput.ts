@@ -1,7 +1,7 @@
-// End-to-end throughput of flow 1 on the local stack (CDK bundles in the Lambda-like pools,
-// SQS event source emulation, Citrus and node simulators over HTTP): N distinct locations
-// sent at once; done when every location's schema is on every node of its shard (node
-// simulator state, polled). One fresh stack per node latency setting.
+// End-to-end throughput of shard creation on the local stack (CDK bundles in the Lambda-like
+// pools, SQS event source emulation, Citrus and node simulators over HTTP): N distinct
+// locations sent at once; done when every location's schema is on every node of its shard
+// (node simulator state, polled). One fresh stack per node latency setting.
 import type { LocalStack } from '../local/stack.ts';
 import { ShardControlProducer } from '../shared/contracts/producer.ts';
 import { type Benchmark, round, table } from './benchmark.ts';

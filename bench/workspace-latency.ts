@@ -1,8 +1,9 @@
-// Latency of flow 2 on the local stack: from sending a workspace.created to its store being
-// monitored on every node of its shard (node simulator state polled every 10 ms), with 20 ms
-// node latency. Workspaces go out in waves so that latency is not only queueing. A second,
-// informational pattern sends single messages apart from each other: a lone message waits
-// for the event source's batching window (1 s on this queue in the template), by design.
+// Latency of the workspace lifecycle on the local stack: from sending a workspace.created to
+// its store being monitored on every node of its shard (node simulator state polled every
+// 10 ms), with 20 ms node latency. Workspaces go out in waves so that latency is not only
+// queueing. A second, informational pattern sends single messages apart from each other: a
+// lone message waits for the event source's batching window (1 s on this queue in the
+// template), by design.
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../local/stack.ts';
 import type { WorkspaceEvent } from '../shared/contracts/producer.ts';

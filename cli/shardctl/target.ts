@@ -1,5 +1,5 @@
 // Where shardctl points: a deployed stage in AWS (credentials and region from the usual AWS
-// environment), or the local stack (`--local`, endpoints of CONTRACTS §5).
+// environment), or the local stack (`--local`, endpoints of README "Local stack").
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';

@@ -1,6 +1,7 @@
-// Citrus sharding service simulator (CONTRACTS §3): deterministic, idempotent placement,
-// shard details with a fake connection string, paginated health, plus an /admin API to
-// change the topology at run time.
+// Citrus sharding service simulator (register, shard details, shard health, as the README's
+// "What it does" describes them): deterministic, idempotent placement, shard details with a
+// fake connection string, paginated health, plus an /admin API to change the topology at run
+// time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';

@@ -1,5 +1,6 @@
-// Node agent simulator (CONTRACTS §4): an in-memory node holding schemas and monitored
-// stores, with the same signature checks as a real agent and injectable faults.
+// Node agent simulator (node agent API v1, docs/node-agent-api.md): an in-memory node holding
+// schemas and monitored stores, with the same signature checks as a real agent and injectable
+// faults.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { BusinessType, Identifier } from '../../shared/contracts/messages.ts';

@@ -1,5 +1,6 @@
-// Publishes the message contracts (CONTRACTS §1) as JSON Schema (draft 2020-12) for producers
-// that do not run TypeScript. Generated from the zod schemas in messages.ts, never hand-edited:
+// Publishes the SQS message bodies (README "Message contract") as JSON Schema (draft 2020-12)
+// for producers that do not run TypeScript. Generated from the zod schemas in messages.ts,
+// never hand-edited:
 //   npm run schemas             writes schemas/*.schema.json
 //   npm run schemas -- --check  exits 1 if the committed files are stale
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

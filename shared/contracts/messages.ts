@@ -4,7 +4,7 @@ import { describeIssues } from './zod.ts';
 const IDENTIFIER = /^[A-Za-z0-9._:-]{1,128}$/;
 const BUSINESS_TYPE = /^[a-z][a-z0-9_-]{0,63}$/;
 
-/** Identifiers: 1..128 characters of `[A-Za-z0-9._:-]` (CONTRACTS §1). */
+/** Identifiers: 1..128 characters of `[A-Za-z0-9._:-]` (README "Message contract"). */
 export const Identifier = z
   .string()
   .check(z.regex(IDENTIFIER, 'must be 1..128 of [A-Za-z0-9._:-]'));
@@ -74,7 +74,7 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'shard.converge',
 ];
 
-/** Which queue each message type belongs on (CONTRACTS §1/§2). */
+/** Which queue each message type belongs on (README "Message contract"). */
 export const QUEUE_OF_TYPE = {
   'shard.create': 'shard-creation',
   'workspace.created': 'workspace-lifecycle',

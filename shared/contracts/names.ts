@@ -1,4 +1,5 @@
-// Names fixed by CONTRACTS §2, §5, §6, §7: shared by functions, infra, the local stack and tools.
+// Names other systems rely on (queues, local stack ports, SSM parameters, table): shared by
+// functions, infra, the local stack and tools. Do not rename them.
 
 export const QUEUES = ['shard-creation', 'workspace-lifecycle', 'convergence'] as const;
 export type QueueName = (typeof QUEUES)[number];
@@ -8,12 +9,12 @@ export const SCHEDULE_DLQ = 'reconcile-schedule-dlq';
 export const MAX_RECEIVE_COUNT = 5;
 export const DLQ_RETENTION_DAYS = 14;
 
-/** Poison message attributes (CONTRACTS §1). */
+/** Attributes of a poison message moved to a DLQ (README "Shard creation"). */
 export const POISON_ATTRIBUTES = { reason: 'failureReason', at: 'failedAt' } as const;
 
 export const ssmPrefix = (stage: string) => `/shard-control/${stage}`;
 
-/** SSM parameter names below the stage prefix, with their defaults (CONTRACTS §6). */
+/** SSM parameter names below the stage prefix, with their defaults (README "Configuration"). */
 export const PARAMETERS = {
   citrusUrl: { name: 'citrus/url', secure: false },
   citrusApiKey: { name: 'citrus/api-key', secure: true },
@@ -29,7 +30,7 @@ export const PARAMETERS = {
 export type ParameterKey = keyof typeof PARAMETERS;
 
 export const tableName = (stage: string) => `shard-control-${stage}`;
-/** AWS name of a stage's resource: `shard-control-{stage}-{name}` (CONTRACTS §2). */
+/** AWS name of a stage's resource, e.g. a queue: `shard-control-{stage}-{name}`. */
 export const physicalName = (stage: string, name: string) => `shard-control-${stage}-${name}`;
 
 /** Environment variables the functions read (set by CDK, or by the local stack). */

@@ -5,8 +5,9 @@ export const RESOURCE_KINDS = ['schemas', 'stores'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /**
- * Result words meaning "done", whether or not the call changed anything (CONTRACTS §4).
- * `updated` is not in the contract's list; agents may answer it when a schema's type changes.
+ * Result words meaning "done", whether or not the call changed anything
+ * (docs/node-agent-api.md). `updated` is an extension: agents may answer it when a schema's
+ * type changes.
  */
 export const DONE_RESULTS: ReadonlySet<string> = new Set([
   'created',
@@ -20,7 +21,7 @@ export const DONE_RESULTS: ReadonlySet<string> = new Set([
   'not_monitored',
 ]);
 
-/** At most this many ids per `:apply` request (CONTRACTS §4). */
+/** At most this many ids per `:apply` request (docs/node-agent-api.md). */
 export const MAX_APPLY_IDS = 1000;
 
 export const SchemaRef = z.object({ businessId: z.string(), locationId: z.string() });

@@ -1,6 +1,7 @@
-// Producer side of CONTRACTS §1/§2: what the management server (and tools) use to enqueue
-// messages. Everything is validated before it leaves the process: a message we know is
-// poison is a bug here, not something for the consumer's DLQ to catch.
+// Producer side of the message contract (README "Message contract"): what the management
+// server (and tools) use to enqueue messages. Everything is validated before it leaves the
+// process: a message we know is poison is a bug here, not something for the consumer's DLQ to
+// catch.
 import {
   type BatchResultErrorEntry,
   type MessageAttributeValue,
@@ -61,7 +62,7 @@ function validate(candidate: unknown, label: string): Message {
   return parsed.data;
 }
 
-/** Builds and validates a CONTRACTS §1 envelope. Throws `InvalidMessageError` naming the field. */
+/** Builds and validates a message envelope. Throws `InvalidMessageError` naming the field. */
 export function createEnvelope<T extends MessageType>(
   type: T,
   data: DataOf<T>,

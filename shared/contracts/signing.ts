@@ -1,5 +1,5 @@
-// Node agent request signing (CONTRACTS §4). Used by the node agent client and by the local
-// node agent simulator, so both sides of the contract share one definition.
+// Node agent request signing (docs/node-agent-api.md, "Signing"). Used by the node agent
+// client and by the local node agent simulator, so both sides of the API share one definition.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
 import './zod.ts';
