@@ -226,21 +226,38 @@ export function errorXml(err: QueryError, requestId: string): string {
   return `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
 
-/** The query error of a JSON protocol error answer (status, headers, body). */
+// JSON error names whose query code differs: SQS namespaces some of them, renames two. fauxqs'
+// x-amzn-query-error header namespaces every code, so the codes are derived here instead.
+const NAMESPACED = new Set([
+  'BatchEntryIdsNotDistinct',
+  'BatchRequestTooLong',
+  'EmptyBatchRequest',
+  'InvalidBatchEntryId',
+  'MessageNotInflight',
+  'PurgeQueueInProgress',
+  'QueueDeletedRecently',
+  'TooManyEntriesInBatchRequest',
+  'UnsupportedOperation',
+]);
+const RENAMED: Record<string, string> = {
+  QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue',
+  QueueNameExists: 'QueueAlreadyExists',
+};
+
+/** The query error of a JSON protocol error answer (status, fault header, body). */
 function queryErrorOf(status: number, header: unknown, body: string): QueryError {
   let parsed: Json = {};
   try {
     parsed = JSON.parse(body) as Json;
   } catch {
-    // Not JSON: keep the defaults below.
+    // Not JSON (e.g. a crash page): an internal error.
   }
+  const name = String(parsed.__type ?? '').split('#')[1] || 'InternalError';
+  const code = RENAMED[name] ?? (NAMESPACED.has(name) ? `AWS.SimpleQueueService.${name}` : name);
   const message = String(parsed.message ?? parsed.Message ?? 'Internal error');
-  // The query code (e.g. AWS.SimpleQueueService.NonExistentQueue) is in this header; the JSON
-  // `__type` carries the newer name.
-  const [code, type] = typeof header === 'string' ? header.split(';') : [];
-  const fallback = String(parsed.__type ?? '').split('#')[1] || 'InternalError';
-  const fault = type === 'Receiver' || (!type && status >= 500) ? 'Receiver' : 'Sender';
-  return new QueryError(code || fallback, message, status, fault);
+  const fault = typeof header === 'string' ? header.split(';')[1] : undefined;
+  const type = fault === 'Receiver' || (!fault && status >= 500) ? 'Receiver' : 'Sender';
+  return new QueryError(code, message, status, type);
 }
 
 /**
