@@ -89,7 +89,7 @@ const RESULT_MAPS: Record<string, { element: string; key: string; value: string 
   Tags: { element: 'Tag', key: 'Key', value: 'Value' },
 };
 
-export class QueryError extends Error {
+class QueryError extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -185,7 +185,7 @@ const escapeXml = (s: string) =>
     .replaceAll('\r', '&#xD;');
 
 /** A JSON result's members as XML elements, lists and maps flattened the way SQS does. */
-export function toXml(value: Json, action: string): string {
+function toXml(value: Json, action: string): string {
   let xml = '';
   for (const [name, member] of Object.entries(value)) {
     if (member === undefined || member === null) continue;
@@ -214,14 +214,14 @@ function elementXml(name: string, value: unknown, action: string): string {
   return `<${name}>${inner}</${name}>`;
 }
 
-export function successXml(action: string, result: Json, requestId: string): string {
+function successXml(action: string, result: Json, requestId: string): string {
   const body = NO_RESULT.has(action)
     ? ''
     : `<${action}Result>${toXml(result, action)}</${action}Result>`;
   return `<?xml version="1.0"?><${action}Response xmlns="${XMLNS}">${body}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
 }
 
-export function errorXml(err: QueryError, requestId: string): string {
+function errorXml(err: QueryError, requestId: string): string {
   const { type, code, message } = err;
   return `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
