@@ -1,8 +1,10 @@
 // SQS emulator: fauxqs 1.9.2 in-process, plus what fauxqs lacks and the control plane relies on:
 // the DLQ redrive API (Start/List/CancelMessageMoveTask) and non-FIFO delivery order on
-// standard queues (so nothing local accidentally depends on an ordering AWS never gives).
+// standard queues (so nothing local accidentally depends on an ordering AWS never gives), and
+// the query (XML) protocol next to JSON, for tools that speak only query (sqs-query.ts).
 import { randomUUID } from 'node:crypto';
 import { buildApp } from 'fauxqs';
+import { registerQueryProtocol } from './sqs-query.ts';
 
 export interface SqsEmulator {
   url: string;
@@ -98,6 +100,7 @@ export async function startSqsEmulator(
     } as unknown as BuildAppStores,
   });
 
+  registerQueryProtocol(app);
   const moves = new MoveTasks(sqsStore, SqsStore, deadLetteredFrom);
   app.addHook('preHandler', async (request, reply) => {
     const target = request.headers['x-amz-target'];
