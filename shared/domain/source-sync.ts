@@ -128,6 +128,21 @@ export interface FullSnapshotPlan extends SyncPlan {
   stillHeld: string[];
 }
 
+/** How far back the next incremental listing starts before the last one's asOf. */
+export const INCREMENTAL_OVERLAP_SECONDS = 60;
+
+/**
+ * Where the next incremental listing starts: a little before the last listing's asOf, so that
+ * an item committed with a timestamp slightly older than the source's clock is not skipped.
+ * Repeats caused by the overlap are harmless (deterministic ids, ordered events).
+ */
+export function nextUpdatedSince(
+  asOf: string,
+  overlapSeconds = INCREMENTAL_OVERLAP_SECONDS,
+): string {
+  return new Date(Date.parse(asOf) - overlapSeconds * 1000).toISOString();
+}
+
 /** Key of a location in `OurState.locations`; `#` cannot occur in identifiers. */
 export const locationKey = (ref: LocationRef) => `${ref.businessId}#${ref.locationId}`;
 

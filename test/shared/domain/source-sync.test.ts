@@ -8,6 +8,7 @@ import {
   heldDeletionMessage,
   loadOurState,
   locationKey,
+  nextUpdatedSince,
   type OurState,
   type OurWorkspace,
   planFullSnapshot,
@@ -241,6 +242,13 @@ describe('planIncremental', () => {
     expect(messages(plan)).toEqual([
       expect.objectContaining({ type: 'workspace.deleted', id: `source:deleted:ws-1:${at(3)}` }),
     ]);
+  });
+});
+
+describe('nextUpdatedSince', () => {
+  it('starts the next incremental listing 60 s before the last asOf', () => {
+    expect(nextUpdatedSince(at(10))).toBe(at(9));
+    expect(nextUpdatedSince('2026-11-22T10:00:30Z', 0)).toBe('2026-11-22T10:00:30.000Z');
   });
 });
 
