@@ -1,5 +1,5 @@
-// Fault injection shared by the Citrus and node agent simulators: latency, injected 503s,
-// requests that never get an answer, and a node that is "down".
+// Fault injection shared by the Citrus, node agent and management server simulators: latency,
+// injected 503s, requests that never get an answer, and a node that is "down".
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { describeIssues } from '../../shared/contracts/zod.ts';
@@ -48,7 +48,7 @@ export function parseFaults(input: unknown): FaultsParse {
  * value throws so that a typo in a CLI run fails loudly instead of silently injecting nothing.
  */
 export function faultsFromEnv(
-  prefix: 'CITRUS' | 'NODE',
+  prefix: 'CITRUS' | 'NODE' | 'SOURCE',
   env: Record<string, string | undefined> = process.env,
 ): Faults {
   const read = (suffix: string) => {

@@ -11,7 +11,11 @@ export const Identifier = z
 export const BusinessType = z
   .string()
   .check(z.regex(BUSINESS_TYPE, 'must match ^[a-z][a-z0-9_-]{0,63}$'));
-const Timestamp = z.iso.datetime({ offset: false, error: 'must be an ISO-8601 UTC timestamp' });
+/** ISO-8601 UTC (`Z`, no offset), as every timestamp in messages and state. */
+export const Timestamp = z.iso.datetime({
+  offset: false,
+  error: 'must be an ISO-8601 UTC timestamp',
+});
 
 export const ShardCreateData = z.strictObject({
   businessId: Identifier,
