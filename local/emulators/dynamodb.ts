@@ -1,9 +1,14 @@
-// DynamoDB emulator: dynalite 4 in-process (in-memory), with Time to Live configuration
-// answered in front of it: dynalite has no UpdateTimeToLive and always describes TTL as
-// DISABLED, while the stack enables TTL on its table. TTL expiry itself is not emulated.
+// DynamoDB emulator: dynalite 4 in-process (in-memory), with a small front answering what
+// dynalite lacks:
+// - Time to Live configuration: dynalite has no UpdateTimeToLive and always describes TTL as
+//   DISABLED, while the stack enables TTL on its table. TTL expiry itself is not emulated.
+// - ReturnValuesOnConditionCheckFailure on PutItem/UpdateItem/DeleteItem: dynalite ignores it,
+//   so a failed conditional write never carries the item as it was (AWS puts it in the
+//   ConditionalCheckFailedException body as `Item`).
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 
 export interface DynamoDbEmulator {
@@ -14,6 +19,12 @@ export interface DynamoDbEmulator {
 
 const UPDATE_TTL = 'DynamoDB_20120810.UpdateTimeToLive';
 const DESCRIBE_TTL = 'DynamoDB_20120810.DescribeTimeToLive';
+const WRITES = new Set([
+  'DynamoDB_20120810.PutItem',
+  'DynamoDB_20120810.UpdateItem',
+  'DynamoDB_20120810.DeleteItem',
+]);
+const CONDITIONAL_CHECK_FAILED = 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException';
 
 interface TtlSetting {
   attributeName: string;
@@ -40,12 +51,11 @@ export async function startDynamoDbEmulator(
   const ttl = new Map<string, TtlSetting>();
   let port = 0;
 
-  // Asks dynalite itself for the table, reusing the caller's auth headers (dynalite checks
-  // their shape, not signatures), so missing tables fail exactly as dynalite reports them.
-  const describeTable = (req: IncomingMessage, tableName: string) =>
-    new Promise<{ CreationDateTime: number }>((resolve, reject) => {
-      const payload = JSON.stringify({ TableName: tableName });
-      const inner = request(
+  // Sends one request to dynalite itself over loopback, reusing the caller's auth headers
+  // (dynalite checks their shape, not signatures, and they keep the caller's error semantics).
+  const inner = (req: IncomingMessage, target: string, payload: string) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const call = request(
         {
           host: '127.0.0.1',
           port,
@@ -56,23 +66,32 @@ export async function startDynamoDbEmulator(
             authorization: req.headers.authorization ?? '',
             'x-amz-date': req.headers['x-amz-date'] ?? '',
             'content-type': 'application/x-amz-json-1.0',
-            'x-amz-target': 'DynamoDB_20120810.DescribeTable',
+            'x-amz-target': target,
             'content-length': Buffer.byteLength(payload),
           },
         },
         (res) => {
-          readJson(res).then((body) => {
-            if (res.statusCode === 200) {
-              resolve((body as { Table: { CreationDateTime: number } }).Table);
-            } else {
-              reject(new DynamoError(res.statusCode ?? 500, body as Record<string, unknown>));
-            }
-          }, reject);
+          readJson(res).then(
+            (body) =>
+              resolve({ status: res.statusCode ?? 500, body: body as Record<string, unknown> }),
+            reject,
+          );
         },
       );
-      inner.on('error', reject);
-      inner.end(payload);
+      call.on('error', reject);
+      call.end(payload);
     });
+
+  // Asks dynalite for the table, so missing tables fail exactly as dynalite reports them.
+  const describeTable = async (req: IncomingMessage, tableName: string) => {
+    const { status, body } = await inner(
+      req,
+      'DynamoDB_20120810.DescribeTable',
+      JSON.stringify({ TableName: tableName }),
+    );
+    if (status !== 200) throw new DynamoError(status, body);
+    return (body as { Table: TableDescription }).Table;
+  };
 
   const current = (tableName: string, created: number) => {
     const setting = ttl.get(tableName);
@@ -137,20 +156,86 @@ export async function startDynamoDbEmulator(
   >;
   if (!dynaliteHandler) throw new Error('dynalite registered no request handler');
   server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const target = req.headers['x-amz-target'];
-    if (target !== UPDATE_TTL && target !== DESCRIBE_TTL) {
-      dynaliteHandler.call(server, req, res);
-      return;
+  // A conditional write asking for ALL_OLD goes to dynalite without the parameter; when its
+  // condition fails, the item is read (consistently) and added to the error as AWS does. The
+  // item may have changed between the two calls, which AWS reads atomically: acceptable for
+  // a single-process emulator, where that window is a few microseconds of other requests.
+  const handleWriteWithOldItem = async (req: IncomingMessage, target: string, body: WriteBody) => {
+    const { ReturnValuesOnConditionCheckFailure: _, ...forwarded } = body;
+    const result = await inner(req, target, JSON.stringify(forwarded));
+    if (result.status === 400 && result.body.__type === CONDITIONAL_CHECK_FAILED) {
+      const key = target.endsWith('.PutItem') ? await keyOf(req, body) : body.Key;
+      const read = await inner(
+        req,
+        'DynamoDB_20120810.GetItem',
+        JSON.stringify({ TableName: body.TableName, Key: key, ConsistentRead: true }),
+      );
+      if (read.status === 200 && read.body.Item) {
+        return { status: 400, body: { ...result.body, Item: read.body.Item } };
+      }
     }
-    handleTtl(req, target).then(
-      (result) => send(res, 200, result),
+    return result;
+  };
+
+  // PutItem names the whole item: the key is the table's key attributes taken from it.
+  const keyOf = async (req: IncomingMessage, body: WriteBody) => {
+    const table = await describeTable(req, String(body.TableName));
+    const item = (body.Item ?? {}) as Record<string, unknown>;
+    return Object.fromEntries(table.KeySchema.map((k) => [k.AttributeName, item[k.AttributeName]]));
+  };
+
+  const replyWith = (res: ServerResponse, work: Promise<{ status: number; body: unknown }>) =>
+    work.then(
+      ({ status, body }) => send(res, status, body),
       (err: unknown) => {
         if (err instanceof DynamoError) send(res, err.status, err.body);
         else if (err instanceof SyntaxError) {
           send(res, 400, { __type: 'com.amazon.coral.service#SerializationException' });
         } else send(res, 500, { __type: 'com.amazon.coral.service#InternalFailure' });
       },
+    );
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (target === UPDATE_TTL || target === DESCRIBE_TTL) {
+      replyWith(
+        res,
+        handleTtl(req, target).then((body) => ({ status: 200, body })),
+      );
+      return;
+    }
+    if (!WRITES.has(target)) {
+      dynaliteHandler.call(server, req, res);
+      return;
+    }
+    // Only the body says whether the write asks for ALL_OLD: read it, then either handle the
+    // write here or replay the same bytes to dynalite (which reads only these request fields).
+    readBytes(req).then(
+      (bytes) => {
+        const body = parseWrite(bytes);
+        const mode = body?.ReturnValuesOnConditionCheckFailure;
+        if (body && mode !== undefined && mode !== 'NONE') {
+          if (mode !== 'ALL_OLD') {
+            send(res, 400, {
+              __type: 'com.amazon.coral.validate#ValidationException',
+              message: `1 validation error detected: Value '${String(mode)}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]`,
+            });
+            return;
+          }
+          replyWith(res, handleWriteWithOldItem(req, target, body));
+          return;
+        }
+        const replay = Object.assign(
+          Readable.from(bytes.length ? [bytes] : [], { objectMode: false }),
+          {
+            headers: req.headers,
+            url: req.url,
+            method: req.method,
+          },
+        );
+        dynaliteHandler.call(server, replay as unknown as IncomingMessage, res);
+      },
+      () => res.destroy(),
     );
   });
 
@@ -175,10 +260,33 @@ export async function startDynamoDbEmulator(
   };
 }
 
-async function readJson(stream: IncomingMessage): Promise<unknown> {
+interface TableDescription {
+  CreationDateTime: number;
+  KeySchema: Array<{ AttributeName: string }>;
+}
+
+type WriteBody = Record<string, unknown> & { ReturnValuesOnConditionCheckFailure?: unknown };
+
+/** The write's JSON body, or undefined when it is not an object (dynalite then reports it). */
+function parseWrite(bytes: Buffer): WriteBody | undefined {
+  try {
+    const body: unknown = JSON.parse(bytes.toString('utf8'));
+    return body && typeof body === 'object' && !Array.isArray(body)
+      ? (body as WriteBody)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readBytes(stream: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function readJson(stream: IncomingMessage): Promise<unknown> {
+  const text = (await readBytes(stream)).toString('utf8');
   return text ? JSON.parse(text) : {};
 }
 
