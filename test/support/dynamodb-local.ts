@@ -47,9 +47,16 @@ export async function startDynamoDbLocal(
   for (let attempt = 0; attempt < 3 && Date.now() < deadline; attempt++) {
     const port = await freePort();
     const started = Date.now();
+    // The JVM runs under a shell that kills it when our end of its stdin closes, which happens
+    // however this process ends (even SIGKILL), so no JVM outlives the test run. Its own
+    // process group lets stop() signal the shell, the JVM and the watcher together.
     const child = spawn(
-      'java',
+      'sh',
       [
+        '-c',
+        // fd 3: background jobs of a non-interactive shell get /dev/null as stdin.
+        'exec 3<&0; java "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) >/dev/null 2>&1 & wait $pid',
+        'dynamodb-local',
         `-Djava.library.path=${join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal_lib')}`,
         '-jar',
         join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal.jar'),
@@ -59,7 +66,7 @@ export async function startDynamoDbLocal(
         '-port',
         String(port),
       ],
-      { cwd: DYNAMODB_LOCAL_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: DYNAMODB_LOCAL_DIR, stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     let output = '';
     const keep = (chunk: Buffer) => {
@@ -67,8 +74,7 @@ export async function startDynamoDbLocal(
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    // A crashed test process must not leave a JVM behind.
-    const killOnExit = () => child.kill('SIGKILL');
+    const killOnExit = () => signalGroup(child, 'SIGKILL');
     process.once('exit', killOnExit);
     const url = `http://127.0.0.1:${port}`;
     try {
@@ -128,12 +134,26 @@ async function waitUntilReady(
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.stdin?.end();
+  if (child.exitCode !== null || child.signalCode !== null) {
+    signalGroup(child, 'SIGKILL');
+    return;
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Signals the shell, the JVM and the watcher (one process group); gone already is fine. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: the group has exited.
+  }
 }
 
 function freePort(): Promise<number> {
