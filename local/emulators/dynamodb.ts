@@ -157,9 +157,10 @@ export async function startDynamoDbEmulator(
   if (!dynaliteHandler) throw new Error('dynalite registered no request handler');
   server.removeAllListeners('request');
   // A conditional write asking for ALL_OLD goes to dynalite without the parameter; when its
-  // condition fails, the item is read (consistently) and added to the error as AWS does. The
-  // item may have changed between the two calls, which AWS reads atomically: acceptable for
-  // a single-process emulator, where that window is a few microseconds of other requests.
+  // condition fails, the item is read (consistently) and added to the error as AWS does. AWS
+  // returns the very item the condition was checked against; here another request handled
+  // between the two calls (one loopback round trip) may have changed or deleted it. Acceptable
+  // for an emulator (on AWS the answer is atomic).
   const handleWriteWithOldItem = async (req: IncomingMessage, target: string, body: WriteBody) => {
     const { ReturnValuesOnConditionCheckFailure: _, ...forwarded } = body;
     const result = await inner(req, target, JSON.stringify(forwarded));
