@@ -1,13 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { nextNodeState } from '../../../shared/domain/node-status.ts';
 import { createStores, type TableStores } from '../../../shared/store/index.ts';
+import {
+  DYNAMO_START_TIMEOUT_MS,
+  type DynamoEndpoint,
+  describeEachDynamoTarget,
+  uniqueTableName,
+} from '../../support/dynamodb-targets.ts';
 import { createStateTable, localDynamoDb } from '../../support/table.ts';
 
-let emulator: DynamoDbEmulator;
-let client: ReturnType<typeof localDynamoDb>;
-let table = 0;
-let repo: TableStores;
-let now = new Date('2026-11-22T10:00:00.000Z');
 const location = { businessId: 'biz-1', locationId: 'loc-1', businessType: 'restaurant' };
 const topology = {
   shardId: 'shard-001',
@@ -18,19 +20,45 @@ const topology = {
   ],
 };
 
-beforeAll(async () => {
-  emulator = await startDynamoDbEmulator({ port: 0 });
-  client = localDynamoDb(emulator.url);
-});
-afterAll(() => emulator.stop());
-beforeEach(async () => {
-  const tableName = `state-${++table}`;
-  await createStateTable(client, tableName);
-  now = new Date('2026-11-22T10:00:00.000Z');
-  repo = createStores({ tableName, client, clock: () => now });
-});
+/** Counts the requests a client sends, by operation. */
+function countRequests(client: DynamoDBClient) {
+  const calls: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      calls.push(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize', name: 'countStoreRequests' },
+  );
+  return calls;
+}
 
-describe('Repository on the local DynamoDB emulator', () => {
+// The same tests against the default local DynamoDB (dynalite) and AWS's DynamoDB Local: an
+// emulator quirk must not hide a production bug.
+describeEachDynamoTarget((target) => {
+  let endpoint: DynamoEndpoint;
+  let client: DynamoDBClient;
+  let calls: string[];
+  let repo: TableStores;
+  let now = new Date('2026-11-22T10:00:00.000Z');
+
+  beforeAll(async () => {
+    endpoint = await target.start();
+    client = localDynamoDb(endpoint.url);
+    calls = countRequests(client);
+  }, DYNAMO_START_TIMEOUT_MS);
+  afterAll(async () => {
+    client.destroy();
+    await endpoint.stop();
+  });
+  beforeEach(async () => {
+    const tableName = uniqueTableName('state');
+    await createStateTable(client, tableName);
+    now = new Date('2026-11-22T10:00:00.000Z');
+    repo = createStores({ tableName, client, clock: () => now });
+    calls.length = 0;
+  });
+
   it('claims a location once; a second owner is busy until the claim expires', async () => {
     await expect(repo.locations.claim(location, 'm1', 60_000)).resolves.toEqual({
       outcome: 'claimed',
@@ -151,5 +179,73 @@ describe('Repository on the local DynamoDB emulator', () => {
     expect(Items).toHaveLength(1);
     expect(Items?.[0]?.sk?.S).toBe('RES#schema#biz-1#loc-1');
     expect(Items?.[0]?.status?.S).toBe('active');
+  });
+
+  it('answers a lost claim from the failed write itself: one request, no second read', async () => {
+    await repo.locations.claim(location, 'm1', 60_000);
+    await repo.locations.complete(location, { shardId: 'shard-001', shardKey: 'key-1' });
+    calls.length = 0;
+    await expect(repo.locations.claim(location, 'm2', 60_000)).resolves.toEqual({
+      outcome: 'assigned',
+      shardId: 'shard-001',
+      shardKey: 'key-1',
+    });
+    expect(calls).toEqual(['UpdateItem']);
+  });
+
+  it('tells a held lease from an unknown shard in one request each', async () => {
+    await repo.shards.recordTopology(topology);
+    await expect(repo.shards.acquireLease('shard-001', 'job-1', 60_000)).resolves.toBe('acquired');
+    calls.length = 0;
+    await expect(repo.shards.acquireLease('shard-001', 'job-2', 60_000)).resolves.toBe('held');
+    await expect(repo.shards.acquireLease('shard-404', 'job-2', 60_000)).resolves.toBe('unknown');
+    expect(calls).toEqual(['UpdateItem', 'UpdateItem']);
+    now = new Date(now.getTime() + 61_000);
+    await expect(repo.shards.acquireLease('shard-001', 'job-2', 60_000)).resolves.toBe('acquired');
+  });
+
+  it('returns the newer workspace record when an older event loses', async () => {
+    const event = (second: number, deleted: boolean) => ({
+      workspaceId: 'ws-1',
+      userId: 'u1',
+      businessId: 'biz-1',
+      locationId: 'loc-1',
+      deleted,
+      occurredAt: `2026-11-22T10:00:0${second}.000Z`,
+      eventKey: `2026-11-22T10:00:0${second}.000Z#${deleted ? 1 : 0}`,
+    });
+    await expect(repo.workspaces.recordEvent(event(5, true), 'shard-001')).resolves.toMatchObject({
+      outcome: 'applied',
+      record: { status: 'deleted', version: 1 },
+    });
+    calls.length = 0;
+    await expect(repo.workspaces.recordEvent(event(4, false), 'shard-001')).resolves.toMatchObject({
+      outcome: 'stale',
+      record: { status: 'deleted', lastEventKey: '2026-11-22T10:00:05.000Z#1' },
+    });
+    expect(calls).toEqual(['UpdateItem']);
+  });
+
+  it("keeps a node's work entry due when its work is: now when pending, at the backoff's end in error", async () => {
+    await repo.shards.recordTopology(topology);
+    const policy = {
+      errorAfterFailures: 1,
+      errorBackoffBaseMs: 60_000,
+      errorBackoffMaxMs: 600_000,
+    };
+    const [n1] = await repo.nodes.list('shard-001');
+    const failed = nextNodeState(n1!, { ok: false, error: 'unreachable' }, now, policy)!;
+    await expect(repo.nodes.recordAttempt(n1!, failed)).resolves.toBe(true);
+    expect((await repo.nodes.list('shard-001'))[0]).toMatchObject({
+      status: 'error',
+      workPk: 'node#error',
+      workSk: '2026-11-22T10:01:00.000Z#shard-001#n1',
+    });
+    await expect(repo.nodes.listNeedingWork('error', now)).resolves.toEqual([]);
+    await expect(
+      repo.nodes.listNeedingWork('error', new Date('2026-11-22T10:01:00.000Z')),
+    ).resolves.toEqual([{ shardId: 'shard-001', nodeId: 'n1' }]);
+    // The same version read twice: the second write is refused (someone else's word is newer).
+    await expect(repo.nodes.recordAttempt(n1!, failed)).resolves.toBe(false);
   });
 });
