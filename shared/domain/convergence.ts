@@ -1,6 +1,8 @@
 import { errorMessage, TransientError } from './errors.ts';
 import {
   DEFAULT_NODE_POLICY,
+  followUpAt,
+  isQuietSuccess,
   isRetryDue,
   type NodeStatusPolicy,
   nextNodeState,
@@ -37,6 +39,7 @@ export type ConvergenceResult =
       outcome: 'active' | 'failed';
       role: string;
       attempted: string[];
+      /** Nodes in `error` that did not answer their health check: left as they were. */
       skipped: string[];
       failures: Array<{ nodeId: string; error: string }>;
       /**
@@ -64,21 +67,29 @@ export async function convergeShard(
 ): Promise<ConvergenceResult> {
   const { shards, nodes: nodeStore, resources: resourceStore } = ports.stores;
   const clock = settings.clock ?? (() => new Date());
+  // Taking the lease marks the shard `converging` and returns it: no separate read or write.
   const lease = await shards.acquireLease(shardId, owner, settings.leaseMs);
-  if (lease === 'unknown') return { outcome: 'unknown_shard' };
-  if (lease === 'held')
+  if (lease.outcome === 'unknown') return { outcome: 'unknown_shard' };
+  if (lease.outcome === 'held')
     throw new ShardLeasedError(`shard ${shardId} is being converged by another job`);
+  const { shard } = lease;
+  let finished = false;
+  const finish = async (outcome: 'active' | 'failed', lastError?: string) => {
+    finished = true;
+    await shards.finishConvergence(shardId, owner, outcome, {
+      lastConvergedAt: clock().toISOString(),
+      ...(lastError ? { lastError: truncate(lastError) } : {}),
+    });
+  };
   try {
-    // Independent reads, side by side: one round trip instead of three.
-    const [shard, nodes, resources] = await Promise.all([
-      shards.get(shardId),
+    // Independent reads, side by side: one round trip instead of two.
+    const [nodes, resources] = await Promise.all([
       nodeStore.list(shardId),
       resourceStore.list(shardId),
     ]);
-    if (!shard) return { outcome: 'unknown_shard' };
     if (nodes.length === 0) {
       const error = 'shard has no nodes';
-      await shards.setStatus(shardId, 'failed', { lastError: error });
+      await finish('failed', error);
       return {
         outcome: 'failed',
         role: shard.role,
@@ -88,19 +99,18 @@ export async function convergeShard(
         superseded: [],
       };
     }
-    await shards.setStatus(shardId, 'converging');
     const now = clock();
-    // Decommissioned nodes are never pushed to; nodes in `error` wait out their backoff.
-    const eligible = nodes.filter(
-      (n) => n.status !== 'decommissioned' && (n.status !== 'error' || isRetryDue(n, now)),
-    );
-    const skipped = nodes.filter((n) => !eligible.includes(n)).map((n) => n.nodeId);
+    const policy = settings.nodePolicy ?? DEFAULT_NODE_POLICY;
+    // Decommissioned nodes are never pushed to. A node in `error` whose backoff has not ended
+    // is still probed (the health check is short): one that answers again is converged at
+    // once, however long it was away; one still down is skipped without a write.
+    const eligible = nodes.filter((n) => n.status !== 'decommissioned');
     const convergeNode = ports
       .strategyFor(shard.role)
       .forShard({ shardId, resources, now, orphanGraceMs: settings.orphanGraceMs });
-    const policy = settings.nodePolicy ?? DEFAULT_NODE_POLICY;
     // By node position, so the summary lists failures in the same order on every run.
     const failedAt: Array<{ nodeId: string; error: string } | undefined> = [];
+    const skippedAt: Array<string | undefined> = [];
     const superseded: Array<string | undefined> = [];
     // Each node is recorded the moment it is done, so the writes overlap the other nodes'
     // HTTP work instead of queueing up after the slowest node.
@@ -113,37 +123,43 @@ export async function convergeShard(
         }),
       );
       const error = result.error ?? 'failed';
+      if (!result.ok && result.unreachable && node.status === 'error' && !isRetryDue(node, now)) {
+        skippedAt[i] = node.nodeId;
+        failedAt[i] = {
+          nodeId: node.nodeId,
+          error: `skipped (in error until ${node.nextAttemptAt}): ${error}`,
+        };
+        return;
+      }
       if (!result.ok) failedAt[i] = { nodeId: node.nodeId, error };
       const transition = nextNodeState(
         node,
         result.ok ? { ok: true } : { ok: false, error },
         now,
         policy,
+        followUpAt(result.orphans, settings.orphanGraceMs),
       );
-      if (transition && !(await nodeStore.recordAttempt(node, transition, result.orphans)))
+      if (!transition || isQuietSuccess(node, transition, result.orphans, now)) return;
+      if (!(await nodeStore.recordAttempt(node, transition, result.orphans)))
         superseded[i] = node.nodeId;
     });
     // A node state that could not be recorded fails the job (after every node is done), so
     // SQS retries it rather than leaving the table behind the nodes.
     const unrecorded = recorded.find((r) => r.status === 'rejected');
     if (unrecorded) throw unrecorded.reason;
+    // Active only when every node that is not decommissioned holds its desired state.
     const failures = failedAt.filter((f) => f !== undefined);
     const outcome = failures.length ? 'failed' : 'active';
-    await shards.setStatus(shardId, outcome, {
-      lastConvergedAt: now.toISOString(),
-      ...(failures.length
-        ? { lastError: truncate(failures.map((f) => `${f.nodeId}: ${f.error}`).join('; ')) }
-        : {}),
-    });
+    await finish(outcome, failures.map((f) => `${f.nodeId}: ${f.error}`).join('; '));
     return {
       outcome,
       role: shard.role,
-      attempted: eligible.map((n) => n.nodeId),
-      skipped,
+      attempted: eligible.filter((_, i) => !skippedAt[i]).map((n) => n.nodeId),
+      skipped: skippedAt.filter((id) => id !== undefined),
       failures,
       superseded: superseded.filter((id) => id !== undefined),
     };
   } finally {
-    await shards.releaseLease(shardId, owner);
+    if (!finished) await shards.releaseLease(shardId, owner);
   }
 }

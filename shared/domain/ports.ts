@@ -12,7 +12,6 @@ import type {
   ResourceRecord,
   ResourceStatus,
   ShardRecord,
-  ShardStatus,
   WorkspaceRecord,
 } from './records.ts';
 
@@ -57,7 +56,10 @@ export interface LocationStore {
   release(location: LocationRef, owner: string): Promise<void>;
 }
 
-export type LeaseResult = 'acquired' | 'held' | 'unknown';
+export type LeaseResult =
+  | { outcome: 'acquired'; shard: ShardRecord }
+  | { outcome: 'held' }
+  | { outcome: 'unknown' };
 
 /** Shards: their record, the nodes Citrus gave them, and the convergence lease. */
 export interface ShardStore {
@@ -68,14 +70,18 @@ export interface ShardStore {
    * endpoint.
    */
   recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
+  /** Takes the convergence lease and marks the shard `converging`, returning it. */
   acquireLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult>;
+  /** Gives the lease back without a verdict (the job failed and will be retried). */
   releaseLease(shardId: string, owner: string): Promise<void>;
   /** Operator override: drops a lease whoever holds it. */
   clearLease(shardId: string): Promise<boolean>;
-  setStatus(
+  /** Records the convergence's verdict and gives the lease back, in one write. */
+  finishConvergence(
     shardId: string,
-    status: ShardStatus,
-    details?: { lastError?: string; lastConvergedAt?: string },
+    owner: string,
+    status: 'active' | 'failed',
+    details: { lastError?: string; lastConvergedAt: string },
   ): Promise<void>;
   /** Shards left `failed` by their last convergence. */
   listFailed(): Promise<string[]>;
@@ -85,6 +91,12 @@ export interface NodeRef {
   shardId: string;
   nodeId: string;
 }
+
+/**
+ * Why a node needs the sweep's attention: it is `joining`, `pending_sync` or in `error`, or it
+ * is active with orphans whose grace ends (`follow_up`).
+ */
+export type NodeWork = 'joining' | 'pending_sync' | 'error' | 'follow_up';
 
 /** The nodes of each shard and their sync status. */
 export interface NodeStore {
@@ -111,8 +123,11 @@ export interface NodeStore {
   ): Promise<boolean>;
   /** A node in `error` gets one more try (its backoff passed): back to `pending_sync`. */
   retryErrored(shardId: string, nodeId: string): Promise<boolean>;
-  /** Nodes in `status` that need the sweep's attention (for `error`: whose backoff ended by `dueBy`). */
-  listNeedingWork(status: 'joining' | 'pending_sync' | 'error', dueBy?: Date): Promise<NodeRef[]>;
+  /** Nodes with this kind of work, due by `dueBy` when given (an error's backoff, a follow-up). */
+  listNeedingWork(
+    work: NodeWork,
+    dueBy?: Date,
+  ): Promise<Array<NodeRef & { nextAttemptAt?: string }>>;
 }
 
 /** The desired resources of each shard (schemas and stores). */

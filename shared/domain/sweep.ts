@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConvergeReason } from '../contracts/messages.ts';
 import { errorMessage } from './errors.ts';
+import { isRetryDue } from './node-status.ts';
 import type { ShardTopology, Stores, SweepSummary } from './ports.ts';
 
 export interface SweepSettings {
@@ -19,7 +20,15 @@ export interface SweepPorts {
     shardHealthPage(
       cursor?: string,
       limit?: number,
-    ): Promise<{ shards: Array<ShardTopology & { status: string }>; nextCursor?: string | null }>;
+    ): Promise<{
+      shards: Array<
+        ShardTopology & {
+          status: string;
+          nodes: Array<{ nodeId: string; endpoint: string; healthy?: boolean }>;
+        }
+      >;
+      nextCursor?: string | null;
+    }>;
   };
   /** Sends one shard.converge job per entry; returns the shard ids that could not be sent. */
   enqueue(jobs: ReadonlyArray<{ shardId: string; reason: ConvergeReason }>): Promise<string[]>;
@@ -63,13 +72,16 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
     nodesPendingSync: 0,
     nodesJoining: 0,
     nodesRetried: 0,
+    nodesRecovered: 0,
+    nodesFollowedUp: 0,
     shardsFailed: 0,
     workspacesPlaced: 0,
     workspacesStillPending: 0,
   };
   const errors: string[] = [];
 
-  // 1. Topology from Citrus.
+  // 1. Topology from Citrus, and which nodes it reports healthy.
+  const healthy = new Set<string>();
   let cursor = state.cursor;
   let complete = true;
   try {
@@ -81,6 +93,8 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
       for (const shard of page.shards) {
         counts.shardsSeen++;
         verify.push(shard.shardId);
+        for (const node of shard.nodes)
+          if (node.healthy) healthy.add(`${shard.shardId}#${node.nodeId}`);
         const digest = topologyDigest(shard);
         if (digests.get(shard.shardId) === digest) continue;
         const joined = await applyTopology(shard, stores, counts);
@@ -113,9 +127,22 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
       counts.nodesPendingSync++;
       want(node.shardId, 'retry');
     }
-    for (const node of await stores.nodes.listNeedingWork('error', now)) {
-      if (await stores.nodes.retryErrored(node.shardId, node.nodeId)) counts.nodesRetried++;
+    // A node in `error` is due when its backoff ends, or at once when Citrus reports it healthy
+    // again: the backoff only spares nodes that are still down.
+    for (const node of await stores.nodes.listNeedingWork('error')) {
+      const back = healthy.has(`${node.shardId}#${node.nodeId}`);
+      if (!back && !isRetryDue({ status: 'error', nextAttemptAt: node.nextAttemptAt }, now))
+        continue;
+      if (await stores.nodes.retryErrored(node.shardId, node.nodeId)) {
+        counts.nodesRetried++;
+        if (back) counts.nodesRecovered++;
+      }
       want(node.shardId, 'retry');
+    }
+    // Orphans whose grace has ended: the convergence that saw them asked for this follow-up.
+    for (const node of await stores.nodes.listNeedingWork('follow_up', now)) {
+      counts.nodesFollowedUp++;
+      want(node.shardId, 'drift');
     }
     for (const shardId of await stores.shards.listFailed()) {
       counts.shardsFailed++;

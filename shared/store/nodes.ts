@@ -1,5 +1,5 @@
 import type { NodeTransition } from '../domain/node-status.ts';
-import type { NodeRef, NodeStore } from '../domain/ports.ts';
+import type { NodeRef, NodeStore, NodeWork } from '../domain/ports.ts';
 import { type NodeRecord, type NodeStatus, truncate } from '../domain/records.ts';
 import {
   keys,
@@ -12,12 +12,19 @@ import {
 } from './schema.ts';
 import type { Table } from './table.ts';
 
-/** The `work` partition of a node in `status`, if it needs the sweep's attention. */
-const WORK_OF: Partial<Record<NodeStatus, WorkPartition>> = {
+/** The `work` partition of each kind of node work. */
+const WORK_OF: Record<NodeWork, WorkPartition> = {
   pending_sync: WORK.nodePendingSync,
   joining: WORK.nodeJoining,
   error: WORK.nodeError,
+  follow_up: WORK.nodeFollowUp,
 };
+
+/** What a node in `status` still needs from the sweep, if anything. */
+function workOf(status: NodeStatus, followUpAt: string | undefined): NodeWork | undefined {
+  if (status === 'pending_sync' || status === 'joining' || status === 'error') return status;
+  return status === 'active' && followUpAt ? 'follow_up' : undefined;
+}
 
 /** The nodes of each shard and their sync status (the node status machine's records). */
 export class Nodes implements NodeStore {
@@ -46,19 +53,21 @@ export class Nodes implements NodeStore {
     transition: NodeTransition,
     orphans?: Record<string, Record<string, string>>,
   ) {
-    // A node in `error` is due when its backoff ends; other work is due at once.
-    const partition = WORK_OF[transition.status];
-    const dueAt = transition.nextAttemptAt ?? transition.lastAttemptAt;
+    // A node in `error` is due when its backoff ends, a follow-up when its orphans' grace
+    // does; other work is due at once.
+    const work = workOf(transition.status, transition.followUpAt);
+    const dueAt = transition.nextAttemptAt ?? transition.followUpAt ?? transition.lastAttemptAt;
     return this.table.update(keys.node(node.shardId, node.nodeId), {
       set: {
         ...transition,
-        ...(partition ? workEntry(partition, dueAt, node.shardId, node.nodeId) : {}),
+        ...(work ? workEntry(WORK_OF[work], dueAt, node.shardId, node.nodeId) : {}),
         orphans,
       },
       remove: [
-        ...(partition ? [] : WORK_ATTRIBUTES),
+        ...(work ? [] : WORK_ATTRIBUTES),
         ...(transition.lastError ? [] : ['lastError']),
         ...(transition.nextAttemptAt ? [] : ['nextAttemptAt']),
+        ...(transition.followUpAt ? [] : ['followUpAt']),
       ],
       // Optimistic: a push that failed meanwhile (pending_sync), a new endpoint or a
       // decommission is newer than this attempt's view, and must not be overwritten.
@@ -101,9 +110,8 @@ export class Nodes implements NodeStore {
     });
   }
 
-  async listNeedingWork(status: 'joining' | 'pending_sync' | 'error', dueBy?: Date) {
-    const partition = WORK_OF[status] as WorkPartition;
-    const items = await this.table.query<NodeRef>(workDueQuery(partition, dueBy));
-    return items.map(({ shardId, nodeId }) => ({ shardId, nodeId }));
+  async listNeedingWork(work: NodeWork, dueBy?: Date) {
+    const items = await this.table.query<NodeRecord>(workDueQuery(WORK_OF[work], dueBy));
+    return items.map(({ shardId, nodeId, nextAttemptAt }) => ({ shardId, nodeId, nextAttemptAt }));
   }
 }

@@ -72,6 +72,8 @@ export const WORK = {
   nodePendingSync: 'node#pending_sync',
   nodeJoining: 'node#joining',
   nodeError: 'node#error',
+  /** An active node whose orphans' grace ends: due for a follow-up convergence. */
+  nodeFollowUp: 'node#follow_up',
   shardFailed: 'shard#failed',
   workspacePendingPlacement: 'workspace#pending_placement',
 } as const;

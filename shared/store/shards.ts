@@ -1,5 +1,5 @@
 import type { LeaseResult, ShardStore, ShardTopology } from '../domain/ports.ts';
-import { type ShardRecord, type ShardStatus, truncate } from '../domain/records.ts';
+import { type ShardRecord, truncate } from '../domain/records.ts';
 import { keys, WORK, WORK_ATTRIBUTES, workDueQuery, workEntry } from './schema.ts';
 import type { Table } from './table.ts';
 
@@ -51,17 +51,25 @@ export class Shards implements ShardStore {
     return { shardCreated };
   }
 
-  /** A lost race returns the shard as it was: held by another job, or unknown. */
+  /**
+   * Takes the lease and marks the shard `converging` (off the failed-shard work list), returning
+   * the shard as written; a lost race returns it as it was: held by another job, or unknown.
+   */
   async acquireLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult> {
     const now = this.table.clock();
     const result = await this.table.write<ShardRecord>(keys.shard(shardId), {
-      set: { leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs).toISOString() },
+      set: {
+        status: 'converging',
+        leaseOwner: owner,
+        leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+      },
+      remove: WORK_ATTRIBUTES,
       condition:
         'attribute_exists(pk) AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :at OR #leaseOwner = :owner)',
       values: { ':at': now.toISOString(), ':owner': owner },
     });
-    if (result.written) return 'acquired';
-    return result.current ? 'held' : 'unknown';
+    if (result.written) return { outcome: 'acquired', shard: result.item };
+    return { outcome: result.current ? 'held' : 'unknown' };
   }
 
   async releaseLease(shardId: string, owner: string) {
@@ -79,10 +87,11 @@ export class Shards implements ShardStore {
     });
   }
 
-  async setStatus(
+  async finishConvergence(
     shardId: string,
-    status: ShardStatus,
-    details: { lastError?: string; lastConvergedAt?: string } = {},
+    owner: string,
+    status: 'active' | 'failed',
+    details: { lastError?: string; lastConvergedAt: string },
   ) {
     const failed = status === 'failed';
     await this.table.update(keys.shard(shardId), {
@@ -93,10 +102,14 @@ export class Shards implements ShardStore {
         ...(failed ? workEntry(WORK.shardFailed, this.table.now(), shardId) : {}),
       },
       remove: [
-        ...(details.lastError || status === 'converging' ? [] : ['lastError']),
+        'leaseOwner',
+        'leaseUntil',
+        ...(details.lastError ? [] : ['lastError']),
         ...(failed ? [] : WORK_ATTRIBUTES),
       ],
-      condition: 'attribute_exists(pk)',
+      // A job whose lease expired and was taken over leaves the verdict to the new holder.
+      condition: '#leaseOwner = :owner',
+      values: { ':owner': owner },
     });
   }
 

@@ -76,7 +76,12 @@ export function databaseStrategy(agent: NodeAgentPort): RoleStrategy {
         };
       }
     } catch (error) {
-      return { nodeId: node.nodeId, ok: false, error: `unreachable: ${errorMessage(error)}` };
+      return {
+        nodeId: node.nodeId,
+        ok: false,
+        unreachable: true,
+        error: `unreachable: ${errorMessage(error)}`,
+      };
     }
     const orphans: Record<string, Record<string, string>> = {};
     const joining = node.status === 'joining';

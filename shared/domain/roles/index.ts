@@ -7,6 +7,8 @@ export interface NodeConvergence {
   ok: boolean;
   /** Why the node failed (unreachable, apply failed...), when it did. */
   error?: string;
+  /** The node did not answer its health check (nothing was attempted on it). */
+  unreachable?: boolean;
   /** Orphans still in their grace period on this node, per kind: id -> first seen. */
   orphans?: Record<string, Record<string, string>>;
 }

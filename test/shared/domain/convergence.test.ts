@@ -184,6 +184,99 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
     expect(await store.shards.get('shard-001')).not.toHaveProperty('workPk');
   });
 
+  it('converges a node in error the moment it answers again, and skips one still down without a write', async () => {
+    const { store } = await shard(['ws-1']);
+    const away = fleet.nodes[1]!;
+    away.setFaults({ down: true });
+    const policy = {
+      errorAfterFailures: 2,
+      errorBackoffBaseMs: 3_600_000,
+      errorBackoffMaxMs: 7_200_000,
+    };
+    const withPolicy = (owner: string) =>
+      convergeShard(
+        'shard-001',
+        owner,
+        { stores: store, strategyFor },
+        { ...settings, nodePolicy: policy },
+      );
+    await withPolicy('job-1');
+    await withPolicy('job-2');
+    const errored = (await store.nodes.list('shard-001')).find((n) => n.nodeId === away.nodeId)!;
+    expect(errored).toMatchObject({ status: 'error', workPk: 'node#error' });
+
+    // Still down, backoff an hour away: probed, skipped, not written; the shard is not active.
+    const skipped = await withPolicy('job-3');
+    expect(skipped).toMatchObject({ outcome: 'failed', skipped: [away.nodeId] });
+    expect(skipped.outcome !== 'unknown_shard' && skipped.attempted).not.toContain(away.nodeId);
+    expect(
+      (await store.nodes.list('shard-001')).find((n) => n.nodeId === away.nodeId),
+    ).toMatchObject({ version: errored.version });
+    expect((await store.shards.get('shard-001'))?.lastError).toContain(`${away.nodeId}: skipped`);
+
+    // Back: converged at once, however long its backoff still runs.
+    await store.resources.putStore('shard-001', 'ws-2', 'active', '2026-11-22T10:00:09.000Z#0');
+    away.setFaults({});
+    await expect(withPolicy('job-4')).resolves.toMatchObject({ outcome: 'active', skipped: [] });
+    expect(away.state.stores.has('ws-2')).toBe(true);
+    expect(
+      (await store.nodes.list('shard-001')).find((n) => n.nodeId === away.nodeId),
+    ).toMatchObject({ status: 'active', consecutiveFailures: 0 });
+  });
+
+  it('writes no node record when a converged shard is converged again with nothing changed', async () => {
+    const { run, store } = await shard(['ws-1']);
+    await run('job-1');
+    const versions = (await store.nodes.list('shard-001')).map((n) => n.version);
+    await expect(run('job-2')).resolves.toMatchObject({ outcome: 'active', superseded: [] });
+    expect((await store.nodes.list('shard-001')).map((n) => n.version)).toEqual(versions);
+    // An hour later the sync time is refreshed once.
+    now = new Date(now.getTime() + 3_600_000);
+    await run('job-3');
+    const refreshed = await store.nodes.list('shard-001');
+    expect(refreshed.map((n) => n.version)).toEqual(versions.map((v) => v + 1));
+    expect(refreshed[0]?.lastSyncAt).toBe(now.toISOString());
+  });
+
+  it('arranges its own follow-up for an orphan: due when the grace ends, cleared once removed', async () => {
+    const { run, store } = await shard(['ws-1']);
+    await run('job-1');
+    const node = fleet.nodes[0]!;
+    node.state.stores.add('orphan-9');
+    const seenAt = now;
+    await run('job-2');
+    const due = new Date(seenAt.getTime() + settings.orphanGraceMs);
+    expect(
+      (await store.nodes.list('shard-001')).find((n) => n.nodeId === node.nodeId),
+    ).toMatchObject({ workPk: 'node#follow_up', followUpAt: due.toISOString() });
+    await expect(store.nodes.listNeedingWork('follow_up', seenAt)).resolves.toEqual([]);
+    await expect(store.nodes.listNeedingWork('follow_up', due)).resolves.toMatchObject([
+      { shardId: 'shard-001', nodeId: node.nodeId },
+    ]);
+    now = due;
+    await run('job-3');
+    expect(node.state.stores.has('orphan-9')).toBe(false);
+    const cleared = (await store.nodes.list('shard-001')).find((n) => n.nodeId === node.nodeId);
+    expect(cleared).not.toHaveProperty('workPk');
+    expect(cleared).not.toHaveProperty('followUpAt');
+  });
+
+  it('lets a black-holed node (connection accepted, never answered) cost its shard only the health timeout', async () => {
+    const { run, store } = await shard(['ws-1']);
+    const hole = fleet.nodes[2]!;
+    hole.setFaults({ timeoutRate: 1 });
+    const result = await run('job-1');
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      failures: [{ nodeId: hole.nodeId, error: expect.stringMatching(/^unreachable: .*300 ms/) }],
+    });
+    // The other nodes were converged meanwhile.
+    expect(fleet.nodes.filter((n) => n !== hole).every((n) => n.state.stores.has('ws-1'))).toBe(
+      true,
+    );
+    expect((await store.shards.get('shard-001'))?.status).toBe('failed');
+  });
+
   it('removes a deleted store from a node that was offline when the delete happened', async () => {
     const { run, store } = await shard(['ws-1', 'ws-2']);
     await run();

@@ -112,8 +112,8 @@ describe('runSweep (real stores, Citrus simulator over HTTP)', () => {
       jobs: 0,
       errors: [],
     });
-    // GetItem(SWEEP) + BatchGet(digests) + 5 work-index queries + 2 summary writes.
-    expect(w.requests()).toBe(9);
+    // GetItem(SWEEP) + BatchGet(digests) + 6 work-index queries + 2 summary writes.
+    expect(w.requests()).toBe(10);
     expect(await w.store.sweeps.get()).toMatchObject({
       sweepCount: 2,
       lastSuccessAt: quiet.outcome === 'swept' ? quiet.finishedAt : '',
@@ -144,7 +144,11 @@ describe('runSweep (real stores, Citrus simulator over HTTP)', () => {
     await w.sweep();
     await w.store.nodes.markPendingSync('s1', 's1-n1', 'down');
     await w.store.nodes.markPendingSync('s1', 's1-n2', 'down');
-    await w.store.shards.setStatus('s1', 'failed', { lastError: 'x' });
+    await w.store.shards.acquireLease('s1', 'job', 60_000);
+    await w.store.shards.finishConvergence('s1', 'job', 'failed', {
+      lastError: 'x',
+      lastConvergedAt: new Date().toISOString(),
+    });
     const past = nextNodeState(
       { shardId: 's2', nodeId: 's2-n1', status: 'pending_sync', consecutiveFailures: 4 },
       { ok: false, error: 'down' },
@@ -159,6 +163,8 @@ describe('runSweep (real stores, Citrus simulator over HTTP)', () => {
     );
     const [s3n1] = await w.store.nodes.list('s3');
     await w.store.nodes.recordAttempt(s3n1!, future!);
+    // Still down as far as Citrus knows: its backoff holds.
+    citrus.setNodeHealthy('s3-n1', false);
     const result = await w.sweep();
     expect(result).toMatchObject({
       counts: { nodesPendingSync: 2, shardsFailed: 1, nodesRetried: 1 },
@@ -172,6 +178,14 @@ describe('runSweep (real stores, Citrus simulator over HTTP)', () => {
       consecutiveFailures: 5,
     });
     expect((await w.store.nodes.list('s3'))[0]).toMatchObject({ status: 'error' });
+
+    // Citrus reports it healthy again: due at once, whatever its backoff.
+    citrus.setNodeHealthy('s3-n1', true);
+    await expect(w.sweep()).resolves.toMatchObject({
+      counts: { nodesRetried: 1, nodesRecovered: 1 },
+    });
+    expect(w.sent).toContainEqual({ shardId: 's3', reason: 'retry' });
+    expect((await w.store.nodes.list('s3'))[0]).toMatchObject({ status: 'pending_sync' });
   });
 
   it('places a pending workspace whose location is now registered', async () => {

@@ -195,13 +195,33 @@ describeEachDynamoTarget((target) => {
 
   it('tells a held lease from an unknown shard in one request each', async () => {
     await repo.shards.recordTopology(topology);
-    await expect(repo.shards.acquireLease('shard-001', 'job-1', 60_000)).resolves.toBe('acquired');
+    await expect(repo.shards.acquireLease('shard-001', 'job-1', 60_000)).resolves.toMatchObject({
+      outcome: 'acquired',
+      shard: { shardId: 'shard-001', status: 'converging', leaseOwner: 'job-1' },
+    });
     calls.length = 0;
-    await expect(repo.shards.acquireLease('shard-001', 'job-2', 60_000)).resolves.toBe('held');
-    await expect(repo.shards.acquireLease('shard-404', 'job-2', 60_000)).resolves.toBe('unknown');
+    await expect(repo.shards.acquireLease('shard-001', 'job-2', 60_000)).resolves.toEqual({
+      outcome: 'held',
+    });
+    await expect(repo.shards.acquireLease('shard-404', 'job-2', 60_000)).resolves.toEqual({
+      outcome: 'unknown',
+    });
     expect(calls).toEqual(['UpdateItem', 'UpdateItem']);
-    now = new Date(now.getTime() + 61_000);
-    await expect(repo.shards.acquireLease('shard-001', 'job-2', 60_000)).resolves.toBe('acquired');
+    // The verdict is written only by the lease holder, and gives the lease back.
+    await repo.shards.finishConvergence('shard-001', 'job-2', 'active', { lastConvergedAt: 'x' });
+    expect(await repo.shards.get('shard-001')).toMatchObject({ leaseOwner: 'job-1' });
+    await repo.shards.finishConvergence('shard-001', 'job-1', 'failed', {
+      lastError: 'n1: down',
+      lastConvergedAt: now.toISOString(),
+    });
+    const failed = await repo.shards.get('shard-001');
+    expect(failed).toMatchObject({
+      status: 'failed',
+      lastError: 'n1: down',
+      workPk: 'shard#failed',
+    });
+    expect(failed).not.toHaveProperty('leaseOwner');
+    await expect(repo.shards.listFailed()).resolves.toEqual(['shard-001']);
   });
 
   it('returns the newer workspace record when an older event loses', async () => {
@@ -244,7 +264,9 @@ describeEachDynamoTarget((target) => {
     await expect(repo.nodes.listNeedingWork('error', now)).resolves.toEqual([]);
     await expect(
       repo.nodes.listNeedingWork('error', new Date('2026-11-22T10:01:00.000Z')),
-    ).resolves.toEqual([{ shardId: 'shard-001', nodeId: 'n1' }]);
+    ).resolves.toEqual([
+      { shardId: 'shard-001', nodeId: 'n1', nextAttemptAt: '2026-11-22T10:01:00.000Z' },
+    ]);
     // The same version read twice: the second write is refused (someone else's word is newer).
     await expect(repo.nodes.recordAttempt(n1!, failed)).resolves.toBe(false);
   });
