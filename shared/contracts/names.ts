@@ -1,11 +1,23 @@
 // Names fixed by CONTRACTS §2, §5, §6, §7: shared by functions, infra, the local stack and tools.
+import { receiveCountCovering } from '../domain/retry.ts';
 
 export const QUEUES = ['shard-creation', 'workspace-lifecycle', 'convergence'] as const;
 export type QueueName = (typeof QUEUES)[number];
 export const dlqName = (queue: QueueName) => `${queue}-dlq` as const;
 export const SCHEDULE_DLQ = 'reconcile-schedule-dlq';
 
-export const MAX_RECEIVE_COUNT = 5;
+/**
+ * Receives before SQS moves a message to its DLQ, sized so the retry ladder keeps retrying a
+ * transient failure for 720 base delays (6 h at 30 s) even on an unlucky draw. In base delays,
+ * the ceilings are 1, 2, 4, 8, 16, then 30 for every later step; a delay uniform in [0, c] has
+ * mean c/2 and variance c^2/12. 71 delays between 72 receives:
+ *   mean     = (1 + 2 + 4 + 8 + 16) / 2 + 66 x 15        = 1005.5
+ *   variance = (1 + 4 + 16 + 64 + 256) / 12 + 66 x 75    = 4978.4, sd = 70.6
+ *   mean - 4 sd = 723.3 >= 720  (70 delays give 710.4 < 720, so 72 is the smallest count).
+ * Expected time to the DLQ (72 delays): 1020.5 base delays, 8.5 h at 30 s; at most 2041
+ * (17 h), well inside the source queue's 4-day retention.
+ */
+export const MAX_RECEIVE_COUNT = receiveCountCovering();
 export const DLQ_RETENTION_DAYS = 14;
 
 /** Poison message attributes (CONTRACTS §1). */

@@ -160,9 +160,11 @@ describe('shard-creation handler', () => {
 
   it('lengthens the visibility timeout of a retried record', async () => {
     const event = await env.eventOf([shardCreate(BROKEN_BUSINESS, 'loc-2')]);
-    const response = await handler(event, env.context());
+    // The jitter draw at its top: RETRY_BASE_SECONDS=1 and receive count 1 give the full 1 s.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const response = await handler(event, env.context()).finally(() => random.mockRestore());
     expect(response.batchItemFailures).toHaveLength(1);
-    // RETRY_BASE_SECONDS=1 and receive count 1: visible again after ~1 s, not the queue's 30 s.
+    // Visible again after ~1 s, not after the queue's 30 s.
     const again = await env.eventOf([]);
     expect(again.Records).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 1500));
