@@ -51,7 +51,11 @@ export const ENV = {
   sourceQueueUrl: 'SOURCE_QUEUE_URL',
   dlqUrl: 'DLQ_URL',
   convergenceQueueUrl: 'CONVERGENCE_QUEUE_URL',
+  /** First retry delay of a failed record, in seconds (the retry ladder's base). */
+  retryBaseSeconds: 'RETRY_BASE_SECONDS',
 } as const;
+/** Default of `RETRY_BASE_SECONDS`: 30 s, so the ladder covers 6 hours. */
+export const DEFAULT_RETRY_BASE_SECONDS = 30;
 
 /** Local stack defaults (CONTRACTS §5). */
 export const LOCAL = {

@@ -10,7 +10,7 @@ import {
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type Message, parseMessage } from '../contracts/messages.ts';
-import { ENV, POISON_ATTRIBUTES } from '../contracts/names.ts';
+import { DEFAULT_RETRY_BASE_SECONDS, ENV, POISON_ATTRIBUTES } from '../contracts/names.ts';
 import { errorMessage, isPermanent } from '../domain/errors.ts';
 import { KeyedSerializer } from '../domain/pool.ts';
 import { retryVisibilitySeconds } from '../domain/retry.ts';
@@ -42,9 +42,11 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
   const dlqUrl = requireEnv(ENV.dlqUrl);
   const sourceQueueUrl = requireEnv(ENV.sourceQueueUrl);
   // A typo must not turn every retry into an immediate one: fall back to the default base.
-  const configuredBase = Number(process.env.RETRY_BASE_SECONDS);
+  const configuredBase = Number(process.env[ENV.retryBaseSeconds]);
   const retryBaseSeconds =
-    Number.isFinite(configuredBase) && configuredBase > 0 ? configuredBase : 30;
+    Number.isFinite(configuredBase) && configuredBase > 0
+      ? configuredBase
+      : DEFAULT_RETRY_BASE_SECONDS;
   const random = options.random ?? Math.random;
   const processor = new BatchProcessor(EventType.SQS);
   const serializer = new KeyedSerializer();
@@ -82,6 +84,9 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
     const visibility = retryVisibilitySeconds(receiveCount, retryBaseSeconds, random);
     metrics.addMetric('RecordsRetried', MetricUnit.Count, 1);
+    // The retry alarm watches this: SQS's age-of-oldest-message metric leaves out messages
+    // received three times or more, so it cannot see a record stuck on the ladder.
+    metrics.addMetric('RetriedReceiveCount', MetricUnit.Count, receiveCount);
     logger.warn('record failed; SQS will redeliver it', {
       messageId: record.messageId,
       receiveCount,
