@@ -51,7 +51,7 @@ export const ENV = {
   sourceQueueUrl: 'SOURCE_QUEUE_URL',
   dlqUrl: 'DLQ_URL',
   convergenceQueueUrl: 'CONVERGENCE_QUEUE_URL',
-  /** First retry delay of a failed record, in seconds (the retry ladder's base). */
+  /** Base of the retry ladder, in seconds: the ceiling of a failed record's first retry delay. */
   retryBaseSeconds: 'RETRY_BASE_SECONDS',
 } as const;
 /** Default of `RETRY_BASE_SECONDS`: 30 s, so the ladder covers 6 hours. */
