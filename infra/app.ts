@@ -18,6 +18,14 @@ const optionalInteger = (app: cdk.App, key: string): number | undefined => {
   return n;
 };
 
+const optionalNumber = (app: cdk.App, key: string): number | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n)) throw new Error(`context ${key} must be a number`);
+  return n;
+};
+
 const optionalString = (app: cdk.App, key: string): string | undefined => {
   const value: unknown = app.node.tryGetContext(key);
   if (value === undefined || value === null || value === '') return undefined;
@@ -47,6 +55,7 @@ export function buildApp(opts: BuildAppOptions): { app: cdk.App; stack: ShardCon
     citrusUrl: optionalString(app, 'citrusUrl'),
     alarmEmail: optionalString(app, 'alarmEmail'),
     reconcileRateMinutes: optionalInteger(app, 'reconcileRateMinutes'),
+    retryBaseSeconds: optionalNumber(app, 'retryBaseSeconds'),
   });
   // cdk-nag 3 runs as a validation plugin: an unacknowledged finding fails synthesis.
   cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -16,7 +16,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import {
+  DEFAULT_RETRY_BASE_SECONDS,
   DLQ_RETENTION_DAYS,
+  ENV,
+  MAX_RECEIVE_COUNT,
   PARAMETERS,
   QUEUES,
   type QueueName,
@@ -24,6 +27,7 @@ import {
   ssmPrefix,
   tableName,
 } from '../shared/contracts/names.ts';
+import { retryCeilingFactor } from '../shared/domain/retry.ts';
 import { INDEXES, TABLE_KEY, TTL_ATTRIBUTE } from '../shared/store/schema.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
@@ -37,6 +41,24 @@ export const DEFAULT_CITRUS_URL = 'https://citrus.invalid';
 /** Stages whose data is disposable: no deletion protection, resources destroyed with the stack. */
 export const EPHEMERAL_STAGES: readonly string[] = ['local', 'dev'];
 const DEFAULT_VISIBILITY_SECONDS = 30 * VISIBILITY_TIMEOUT_FACTOR;
+/** SQS default message retention of the source queues (4 days). */
+const SOURCE_RETENTION_SECONDS = 4 * 24 * 3600;
+
+/**
+ * Checks the retry base: positive, and small enough that even a ladder drawing every delay at
+ * its ceiling reaches the DLQ before the source queue's retention would silently drop the
+ * message (2041 base delays at MAX_RECEIVE_COUNT 72, so at most ~169 s).
+ */
+export function checkRetryBase(seconds: number): number {
+  let longest = 0;
+  for (let n = 1; n <= MAX_RECEIVE_COUNT; n++) longest += retryCeilingFactor(n) * seconds;
+  if (!(Number.isFinite(seconds) && seconds > 0) || longest >= SOURCE_RETENTION_SECONDS) {
+    throw new Error(
+      `retryBaseSeconds must be positive and keep the longest retry ladder (${MAX_RECEIVE_COUNT} receives) within the ${SOURCE_RETENTION_SECONDS} s queue retention, got ${seconds}`,
+    );
+  }
+  return seconds;
+}
 
 export interface ShardControlStackProps extends StackProps {
   readonly stage: string;
@@ -48,6 +70,8 @@ export interface ShardControlStackProps extends StackProps {
   readonly consumers?: readonly ConsumerDefinition[];
   /** Reconciliation sweep interval (context `reconcileRateMinutes`). @default 5 */
   readonly reconcileRateMinutes?: number;
+  /** `RETRY_BASE_SECONDS` of every function (context `retryBaseSeconds`). @default 30 */
+  readonly retryBaseSeconds?: number;
 }
 
 export class ShardControlStack extends Stack {
@@ -72,6 +96,7 @@ export class ShardControlStack extends Stack {
     const ephemeral = EPHEMERAL_STAGES.includes(stage);
     const removalPolicy = ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const consumers = props.consumers ?? CONSUMERS;
+    const retryBaseSeconds = checkRetryBase(props.retryBaseSeconds ?? DEFAULT_RETRY_BASE_SECONDS);
     Tags.of(this).add('project', 'shard-control');
     Tags.of(this).add('stage', stage);
 
@@ -181,10 +206,15 @@ export class ShardControlStack extends Stack {
       alarmTopic: this.alarmTopic,
     });
 
+    // Every function, so that any that retries (today the SQS consumers) follows the same ladder.
+    const functions = [...built.values()].map((consumer) => consumer.function);
+    if (this.reconcile) functions.push(this.reconcile.function);
+    for (const fn of functions) fn.addEnvironment(ENV.retryBaseSeconds, String(retryBaseSeconds));
+
     this.alarms = [
       ...QUEUES.flatMap((queue) => [queues[queue].dlqDepthAlarm, queues[queue].oldestMessageAlarm]),
       scheduleDlqAlarm,
-      ...[...built.values()].map((consumer) => consumer.errorsAlarm),
+      ...[...built.values()].flatMap((consumer) => [consumer.errorsAlarm, consumer.retryAlarm]),
       this.reconcile.errorsAlarm,
       this.reconcile.missedSweepsAlarm,
     ];

@@ -63,6 +63,11 @@ export interface LocalStackOptions {
    * that tests see redeliveries within seconds). `env` above configures the stack, not these.
    */
   functionEnv?: Record<string, string>;
+  /**
+   * Tests only: every queue dead-letters after this many receives instead of the template's
+   * count, which the retry ladder stretches over hours (e.g. to watch a message reach the DLQ).
+   */
+  maxReceiveCount?: number;
 }
 
 export interface LocalStack {
@@ -215,6 +220,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       sqsEndpoint: sqsEmu.url,
       assemblyDir: synth.assemblyDir,
       stackName: synth.stackName,
+      ...(opts.maxReceiveCount !== undefined ? { maxReceiveCount: opts.maxReceiveCount } : {}),
     });
     await createResources({ sqs, ddb, ssm }, topology, values);
 

@@ -14,7 +14,12 @@ import { markResource, physicalName } from '../naming.ts';
 
 /** SQS caps the visibility timeout at 12 hours. */
 export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
-/** Default threshold of the "oldest message is getting old" alarm. */
+/**
+ * Default threshold of the "oldest message is getting old" alarm: messages waiting for a
+ * consumer that is missing, throttled or crashing. It does not see records failing on the
+ * retry ladder (SQS leaves messages received three times or more out of this metric): the
+ * consumer's retry alarm does.
+ */
 export const DEFAULT_OLDEST_MESSAGE_AGE = Duration.minutes(15);
 
 export interface QueueWithDlqProps {
@@ -119,7 +124,7 @@ export class QueueWithDlq extends Construct {
     );
     this.oldestMessageAlarm = new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
       alarmName: `${prefixed}-oldest-message-age`,
-      alarmDescription: `Oldest message in ${prefixed} older than ${ageThreshold} s: consumer missing, throttled or failing.`,
+      alarmDescription: `Oldest message in ${prefixed} older than ${ageThreshold} s: consumer missing, throttled or crashing (records on the retry ladder raise the consumer's -retrying alarm instead).`,
       metric: this.queue.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,

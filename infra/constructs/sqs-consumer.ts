@@ -1,5 +1,6 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,13 +10,27 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV, type QueueName } from '../../shared/contracts/names.ts';
 import { markResource, physicalName } from '../naming.ts';
-import { createLambdaFunction, integerIn, validateFunctionProps } from './lambda-function.ts';
+import {
+  createLambdaFunction,
+  integerIn,
+  metricsNamespace,
+  validateFunctionProps,
+} from './lambda-function.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 
 export { metricsNamespace } from './lambda-function.ts';
 
 /** AWS guidance for SQS event sources: visibility timeout >= 6x the function timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/**
+ * The retry alarm fires once a record fails on this receive: it failed on every one before,
+ * through the ladder's ceilings 1, 2, 4, 8, 16, 30 base delays, a mean of 30.5 base delays
+ * (~15 min at 30 s), 1/24 of the 720 the ladder lasts. Counting receives instead of age makes
+ * it independent of the base, and SQS's age-of-oldest-message metric cannot do it: it leaves
+ * out messages received three times or more.
+ */
+export const RETRY_ALARM_RECEIVE_COUNT = 7;
 
 export interface SqsConsumerProps {
   readonly stage: string;
@@ -69,6 +84,8 @@ export class SqsConsumer extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly eventSourceMapping: lambda.EventSourceMapping;
   readonly errorsAlarm: cloudwatch.Alarm;
+  /** A record keeps failing transiently (a dependency is down): long before the DLQ. */
+  readonly retryAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: SqsConsumerProps) {
     super(scope, id);
@@ -153,6 +170,24 @@ export class SqsConsumer extends Construct {
     });
 
     this.grantQueues();
+
+    const physical = physicalName(props.stage, name);
+    this.retryAlarm = new cloudwatch.Alarm(this, 'RetryAlarm', {
+      alarmName: `${physical}-retrying`,
+      alarmDescription: `${physical}: a record failed transiently ${RETRY_ALARM_RECEIVE_COUNT} receives in a row (a dependency such as Citrus or DynamoDB is failing). It stays on the retry ladder for at least 720 x RETRY_BASE_SECONDS before the DLQ: fix the dependency, nothing to replay.`,
+      metric: new cloudwatch.Metric({
+        namespace: metricsNamespace(props.stage),
+        metricName: 'RetriedReceiveCount',
+        dimensionsMap: { service: name },
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: RETRY_ALARM_RECEIVE_COUNT,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) this.retryAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
   }
 
   private grantQueues(): void {

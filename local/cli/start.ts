@@ -6,6 +6,11 @@
 //   --timeout=<seconds>  for --once (default 120)
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { ShardCreateMessage, WorkspaceMessage } from '../../shared/contracts/messages.ts';
+import {
+  DEFAULT_RETRY_BASE_SECONDS,
+  ENV,
+  MAX_RECEIVE_COUNT,
+} from '../../shared/contracts/names.ts';
 import { createStores, type TableStores } from '../../shared/store/index.ts';
 import { type LocalStack, PORT_ENV, startLocalStack } from '../stack.ts';
 import { loadEvents, SCENARIO_DIR, WORKSPACES_DIR } from './events.ts';
@@ -20,6 +25,17 @@ const demo = !flag('no-demo');
 const timeoutSeconds = Number(
   args.find((a) => a.startsWith('--timeout='))?.slice('--timeout='.length) ?? 120,
 );
+
+/** First retry delay of a failed record in every function; fractions (0.5) allowed. */
+function retryBaseSeconds(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env[ENV.retryBaseSeconds]?.trim();
+  if (!raw) return String(DEFAULT_RETRY_BASE_SECONDS);
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`${ENV.retryBaseSeconds} must be a positive number of seconds (got '${raw}')`);
+  }
+  return String(n);
+}
 
 interface LocationStatus {
   businessId: string;
@@ -203,10 +219,12 @@ function printWorkspaceSummary(rows: WorkspaceStatus[]): void {
 
 async function main(): Promise<number> {
   const t0 = Date.now();
+  const retryBase = retryBaseSeconds();
   const scenario = demo ? loadEvents([SCENARIO_DIR, WORKSPACES_DIR]) : [];
   const stack = await startLocalStack({
     log: flag('quiet') ? 'quiet' : 'pretty',
     source: flag('watch') ? 'ts' : 'bundle',
+    functionEnv: { [ENV.retryBaseSeconds]: retryBase },
   });
   let stopping: Promise<void> | undefined;
   const shutdown = (code: number) => {
@@ -237,6 +255,9 @@ async function main(): Promise<number> {
     );
   }
   console.log(`  functions ${stack.topology.functions.map((f) => f.name).join(', ')}`);
+  console.log(
+    `  retries   ${ENV.retryBaseSeconds}=${retryBase}: delay <= min(30, 2^(n-1)) x ${retryBase} s, DLQ after ${MAX_RECEIVE_COUNT} receives`,
+  );
   console.log(`  queues    ${Object.keys(stack.queues).join(', ')}`);
 
   for (const { message } of scenario) await stack.sendMessage(message);

@@ -173,8 +173,16 @@ const localName = (awsName: string) =>
 /** Turns a template into the local topology; throws on anything it cannot map faithfully. */
 export function deriveTopology(
   template: CfnTemplate,
-  opts: ResolveContext & { assemblyDir: string },
+  opts: ResolveContext & {
+    assemblyDir: string;
+    /** Replaces the template's maxReceiveCount in every redrive policy (tests only). */
+    maxReceiveCount?: number;
+  },
 ): Topology {
+  const mrc = opts.maxReceiveCount;
+  if (mrc !== undefined && !(Number.isInteger(mrc) && mrc >= 1 && mrc <= 1000)) {
+    throw new Error(`maxReceiveCount must be an integer in 1..1000 (SQS), got ${mrc}`);
+  }
   const region = opts.region ?? LOCAL.region;
   const account = opts.accountId ?? LOCAL.accountId;
   const stackName = opts.stackName ?? `shard-control-${LOCAL.stage}`;
@@ -312,7 +320,7 @@ export function deriveTopology(
       const rp = p.RedrivePolicy as Record<string, unknown>;
       const target = resolve(rp.deadLetterTargetArn, `${id}.RedrivePolicy`);
       dlq = target.split(':').pop();
-      maxReceiveCount = Number(rp.maxReceiveCount);
+      maxReceiveCount = opts.maxReceiveCount ?? Number(rp.maxReceiveCount);
       attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: target, maxReceiveCount });
     }
     return {

@@ -10,7 +10,7 @@ import {
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type Message, parseMessage } from '../contracts/messages.ts';
-import { ENV, POISON_ATTRIBUTES } from '../contracts/names.ts';
+import { DEFAULT_RETRY_BASE_SECONDS, ENV, POISON_ATTRIBUTES } from '../contracts/names.ts';
 import { errorMessage, isPermanent } from '../domain/errors.ts';
 import { KeyedSerializer } from '../domain/pool.ts';
 import { retryVisibilitySeconds } from '../domain/retry.ts';
@@ -24,6 +24,8 @@ export interface SqsConsumerOptions<M extends Message> {
   keyOf: (message: M) => string;
   process: (message: M, record: SQSRecord, context: Context) => Promise<void>;
   sqs?: SQSClient;
+  /** Draws the retry jitter; tests pin it. @default Math.random */
+  random?: () => number;
 }
 
 /** SQS allows 10 message attributes; the two poison ones must fit. */
@@ -32,14 +34,20 @@ const MAX_KEPT_ATTRIBUTES = 8;
 /**
  * The SQS consumer every queue-driven function shares: parse, route poison to the DLQ with a
  * reason (and acknowledge it), run valid records with per-key ordering, and on a transient
- * failure lengthen the record's visibility timeout with its receive count before reporting it
- * in `batchItemFailures`. Valid records in the same batch are never affected by a bad one.
+ * failure set the record's visibility timeout along the retry ladder (capped exponential
+ * backoff with full jitter, by receive count) before reporting it in `batchItemFailures`. Valid records in the same batch are never affected by a bad one.
  */
 export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions<M>) {
   const sqs = options.sqs ?? new SQSClient({});
   const dlqUrl = requireEnv(ENV.dlqUrl);
   const sourceQueueUrl = requireEnv(ENV.sourceQueueUrl);
-  const retryBaseSeconds = Number(process.env.RETRY_BASE_SECONDS ?? 30);
+  // A typo must not turn every retry into an immediate one: fall back to the default base.
+  const configuredBase = Number(process.env[ENV.retryBaseSeconds]);
+  const retryBaseSeconds =
+    Number.isFinite(configuredBase) && configuredBase > 0
+      ? configuredBase
+      : DEFAULT_RETRY_BASE_SECONDS;
+  const random = options.random ?? Math.random;
   const processor = new BatchProcessor(EventType.SQS);
   const serializer = new KeyedSerializer();
 
@@ -74,8 +82,11 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
 
   async function delayRetry(record: SQSRecord, error: unknown) {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
-    const visibility = retryVisibilitySeconds(receiveCount, retryBaseSeconds);
+    const visibility = retryVisibilitySeconds(receiveCount, retryBaseSeconds, random);
     metrics.addMetric('RecordsRetried', MetricUnit.Count, 1);
+    // The retry alarm watches this: SQS's age-of-oldest-message metric leaves out messages
+    // received three times or more, so it cannot see a record stuck on the ladder.
+    metrics.addMetric('RetriedReceiveCount', MetricUnit.Count, receiveCount);
     logger.warn('record failed; SQS will redeliver it', {
       messageId: record.messageId,
       receiveCount,

@@ -5,6 +5,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { QueueWithDlq } from '../../infra/constructs/queue-with-dlq.ts';
 import { SqsConsumer, type SqsConsumerProps } from '../../infra/constructs/sqs-consumer.ts';
+import { MAX_RECEIVE_COUNT } from '../../shared/contracts/names.ts';
 
 const entry = fileURLToPath(new URL('./fixtures/consumer/handler.ts', import.meta.url));
 
@@ -41,7 +42,7 @@ describe('SqsConsumer', () => {
       QueueName: 'shard-control-test-shard-creation',
       VisibilityTimeout: 120,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { maxReceiveCount: 5 },
+      RedrivePolicy: { maxReceiveCount: MAX_RECEIVE_COUNT },
     });
     template.hasResourceProperties('AWS::SQS::Queue', {
       QueueName: 'shard-control-test-shard-creation-dlq',
@@ -84,12 +85,13 @@ describe('SqsConsumer', () => {
     });
   });
 
-  it('alarms on DLQ depth, oldest message age and function errors', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+  it('alarms on DLQ depth, oldest message age, function errors and records still retrying', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     for (const metric of [
       'ApproximateNumberOfMessagesVisible',
       'ApproximateAgeOfOldestMessage',
       'Errors',
+      'RetriedReceiveCount',
     ]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric });
     }

@@ -102,8 +102,8 @@ describe('queues', () => {
     }
   });
 
-  it('redrives after maxReceiveCount 5 to <queue>-dlq, kept 14 days', () => {
-    expect(MAX_RECEIVE_COUNT).toBe(5);
+  it('redrives after the retry ladder (maxReceiveCount 72) to <queue>-dlq, kept 14 days', () => {
+    expect(MAX_RECEIVE_COUNT).toBe(72);
     for (const queue of QUEUES) {
       expect(resources[logicalIdOfQueue(queue)]?.Properties.RedrivePolicy).toEqual({
         deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOfQueue(dlqName(queue)), 'Arn'] },
@@ -164,12 +164,49 @@ describe('alarms', () => {
     }
   });
 
+  it('alarms on a record still failing on its 7th receive, for every consumer', () => {
+    const retrying = alarms.filter((a) => a.Properties.MetricName === 'RetriedReceiveCount');
+    expect(retrying).toHaveLength(CONSUMERS.length);
+    for (const consumer of CONSUMERS) {
+      expect(
+        retrying.find(
+          (a) => a.Properties.AlarmName === `shard-control-dev-${consumer.functionName}-retrying`,
+        )?.Properties,
+      ).toMatchObject({
+        Namespace: 'ShardControl/dev',
+        Dimensions: [{ Name: 'service', Value: consumer.functionName }],
+        Statistic: 'Maximum',
+        Threshold: 7,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+  });
+
   it('alarms on errors of every deployed function, the sweep included', () => {
     const errors = alarms.filter((a) => a.Properties.MetricName === 'Errors');
     expect(errors).toHaveLength(CONSUMERS.length + 1);
     expect(errors.map((a) => a.Properties.AlarmName)).toContain(
       'shard-control-dev-reconcile-sweep-errors',
     );
+  });
+
+  it('sets RETRY_BASE_SECONDS of every function from context retryBaseSeconds', () => {
+    const fast = buildApp({
+      stage: 'qa',
+      context: { ...skipBundling, retryBaseSeconds: '10' },
+    });
+    const functions = Object.values(
+      Template.fromStack(fast.stack).findResources('AWS::Lambda::Function'),
+    );
+    expect(functions).toHaveLength(CONSUMERS.length + 1);
+    for (const fn of functions) {
+      expect(fn.Properties.Environment.Variables.RETRY_BASE_SECONDS).toBe('10');
+    }
+    for (const bad of ['0', '-1', 'soon', '200']) {
+      expect(() =>
+        buildApp({ stage: 'qa', context: { ...skipBundling, retryBaseSeconds: bad } }),
+      ).toThrow(/retryBaseSeconds|must be a number/);
+    }
   });
 
   it('creates an alarm topic only with context alarmEmail', () => {
@@ -247,6 +284,7 @@ describe('functions', () => {
           POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
+          RETRY_BASE_SECONDS: '30',
         },
       });
     });
@@ -489,6 +527,7 @@ describe('reconciliation (flow 3) in the stack', () => {
         POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
+        RETRY_BASE_SECONDS: '30',
       },
     });
     const statements = policyOf('ReconcileRole');

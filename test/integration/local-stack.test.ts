@@ -5,7 +5,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL } from '../../local/defaults.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { dlqName, QUEUES } from '../../shared/contracts/names.ts';
+import { dlqName, MAX_RECEIVE_COUNT, QUEUES } from '../../shared/contracts/names.ts';
 
 const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 };
 
@@ -45,7 +45,9 @@ describe('local stack smoke test', () => {
         AttributeNames: ['All'],
       }),
     );
-    expect(JSON.parse(attrs.Attributes!.RedrivePolicy!)).toMatchObject({ maxReceiveCount: 5 });
+    expect(JSON.parse(attrs.Attributes!.RedrivePolicy!)).toMatchObject({
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+    });
   });
 
   it('creates the table with TTL and preloads the local parameters', async () => {

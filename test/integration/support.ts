@@ -16,12 +16,15 @@ import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../
 /** Every port of the stack ephemeral: tests never collide with `npm start` or each other. */
 export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
 
-/** Function env for stacks under test: a failed record comes back after 1 s, 2 s, 4 s ... */
+/**
+ * Function env for stacks under test: a failed record comes back within 1 s, 2 s, 4 s ...
+ * capped at 30 s (the retry ladder at base 1 s, its full 720 s coverage included).
+ */
 export const FAST_RETRY_ENV = { RETRY_BASE_SECONDS: '1' } as const;
 
 /**
- * For the dead-letter test: visibility round(0.5 x 2^(n-1)) = 1, 1, 2, 4, 8 s over the five
- * receives, so maxReceiveCount is reached in ~16 s of backoff instead of ~31 s.
+ * For the dead-letter test (with a lowered maxReceiveCount): delays of at most 0, 1, 2, 4, 8 s
+ * over the first five receives, ~7 s of backoff in all on average.
  */
 export const FASTER_RETRY_ENV = { RETRY_BASE_SECONDS: '0.5' } as const;
 

@@ -75,6 +75,33 @@ afterAll(async () => {
   await env?.stop();
 });
 
+/**
+ * Deletes a record that failed (and so comes back after its retry delay, at most 1 s here) as
+ * soon as it is visible again, so that later tests' batches hold only their own messages.
+ */
+async function takeBack(body: string) {
+  const { ReceiveMessageCommand, DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const { Messages = [] } = await env.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: env.queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    const mine = Messages.find((m) => m.Body === body);
+    expect(Messages.filter((m) => m !== mine)).toEqual([]);
+    if (mine) {
+      await env.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: env.queueUrl, ReceiptHandle: mine.ReceiptHandle }),
+      );
+      return;
+    }
+  }
+  throw new Error('the failed record did not come back within 15 s');
+}
+
 async function items() {
   const { Items = [] } = await env.ddb.send(new ScanCommand({ TableName: env.tableName }));
   return Items;
@@ -133,6 +160,7 @@ describe('shard-creation handler', () => {
     const broken500 = records.find((i) => i.pk?.S === `LOC#${BROKEN_BUSINESS}#loc-1`);
     expect(broken500?.status?.S).toBe('registering');
     expect(broken500?.claimedBy).toBeUndefined();
+    await takeBack(broken);
   });
 
   it('registers a location with Citrus once, whatever the message ids', async () => {
@@ -160,9 +188,11 @@ describe('shard-creation handler', () => {
 
   it('lengthens the visibility timeout of a retried record', async () => {
     const event = await env.eventOf([shardCreate(BROKEN_BUSINESS, 'loc-2')]);
-    const response = await handler(event, env.context());
+    // The jitter draw at its top: RETRY_BASE_SECONDS=1 and receive count 1 give the full 1 s.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const response = await handler(event, env.context()).finally(() => random.mockRestore());
     expect(response.batchItemFailures).toHaveLength(1);
-    // RETRY_BASE_SECONDS=1 and receive count 1: visible again after ~1 s, not the queue's 30 s.
+    // Visible again after ~1 s, not after the queue's 30 s.
     const again = await env.eventOf([]);
     expect(again.Records).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 1500));

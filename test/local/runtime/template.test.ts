@@ -60,6 +60,27 @@ describe('local topology from the synthesized template', () => {
     expect(dlq.attributes.MessageRetentionPeriod).toBe(String(14 * 86_400));
   });
 
+  it('lowers every redrive maxReceiveCount when asked (tests of the DLQ path)', () => {
+    const low = deriveTopology(synth.template, {
+      sqsEndpoint: SQS,
+      assemblyDir: synth.assemblyDir,
+      maxReceiveCount: 3,
+    });
+    const sources = low.queues.filter((q) => q.dlq);
+    expect(sources.map((q) => q.name).sort()).toEqual([...QUEUES].sort());
+    for (const q of sources) {
+      expect(q.maxReceiveCount).toBe(3);
+      expect(JSON.parse(q.attributes.RedrivePolicy!).maxReceiveCount).toBe(3);
+    }
+    expect(() =>
+      deriveTopology(synth.template, {
+        sqsEndpoint: SQS,
+        assemblyDir: synth.assemblyDir,
+        maxReceiveCount: 0,
+      }),
+    ).toThrow(/maxReceiveCount/);
+  });
+
   it('has the table with its keys, GSIs and TTL', () => {
     expect(topo.tables).toHaveLength(1);
     const t = topo.tables[0]!;

@@ -37,11 +37,12 @@ describe('mapSettled', () => {
 });
 
 describe('retry timing', () => {
-  it('lengthens the visibility timeout with the receive count, capped at 12 hours', () => {
-    expect([1, 2, 3, 4, 5].map((n) => retryVisibilitySeconds(n, 30))).toEqual([
-      30, 60, 120, 240, 480,
+  it('draws the visibility timeout below a ceiling that doubles with the receive count', () => {
+    const top = () => 1 - 1e-9;
+    expect([1, 2, 3, 4, 5, 6, 40].map((n) => retryVisibilitySeconds(n, 30, top))).toEqual([
+      30, 60, 120, 240, 480, 900, 900,
     ]);
-    expect(retryVisibilitySeconds(40, 30)).toBe(43_200);
+    expect(retryVisibilitySeconds(5, 30, () => 0)).toBe(0);
   });
 
   it('draws full-jitter backoff below the capped exponential ceiling', () => {

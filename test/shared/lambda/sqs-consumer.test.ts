@@ -10,6 +10,8 @@ const sqs = mockClient(SQSClient);
 const DLQ = 'https://sqs.us-east-1.amazonaws.com/1/shard-creation-dlq';
 const SOURCE = 'https://sqs.us-east-1.amazonaws.com/1/shard-creation';
 const work = vi.fn<(message: ShardCreateMessage) => Promise<void>>();
+/** The retry jitter draw the consumer sees. */
+let draw = 0.5;
 let handler: (
   event: SQSEvent,
   context: Context,
@@ -72,11 +74,13 @@ beforeAll(async () => {
     keyOf: (m) => m.data.businessId,
     process: (m) => work(m),
     sqs: new SQSClient({ region: 'us-east-1' }),
+    random: () => draw,
   }) as unknown as typeof handler;
 });
 
 beforeEach(() => {
   sqs.reset();
+  draw = 0.5;
   work.mockReset();
   work.mockResolvedValue(undefined);
 });
@@ -123,17 +127,36 @@ describe('createSqsConsumer (SQS mocked)', () => {
     });
   });
 
-  it('reports a transient failure and lengthens its visibility with the receive count', async () => {
+  it('reports a transient failure and sets its visibility along the jittered ladder', async () => {
+    // Third receive at base 30 s: ceiling 4 x 30 = 120 s, the delay a draw within it.
+    for (const [d, seconds] of [
+      [0.999, 120],
+      [0.25, 30],
+      [0, 0],
+    ] as const) {
+      sqs.reset();
+      draw = d;
+      work.mockRejectedValueOnce(new TransientError('Citrus unavailable'));
+      const response = await handler(
+        { Records: [record('m1', body('b1'), 3), record('m2', body('b2'))] },
+        context,
+      );
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+      expect(sqs).toHaveReceivedCommandTimes(ChangeMessageVisibilityCommand, 1);
+      expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityCommand, {
+        QueueUrl: SOURCE,
+        ReceiptHandle: 'rh-m1',
+        VisibilityTimeout: seconds,
+      });
+    }
+  });
+
+  it('caps the retry delay at 30 base delays however often the record failed', async () => {
+    draw = 0.9999;
     work.mockRejectedValueOnce(new TransientError('Citrus unavailable'));
-    const response = await handler(
-      { Records: [record('m1', body('b1'), 3), record('m2', body('b2'))] },
-      context,
-    );
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    await handler({ Records: [record('m1', body('b1'), 60)] }, context);
     expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityCommand, {
-      QueueUrl: SOURCE,
-      ReceiptHandle: 'rh-m1',
-      VisibilityTimeout: 120,
+      VisibilityTimeout: 900,
     });
   });
 
