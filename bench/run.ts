@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './benchmark.ts';
 import { bundles } from './bundles.ts';
+import { cost } from './cost.ts';
 import { reconcile } from './reconcile.ts';
 import { shardCreateThroughput } from './shard-create-throughput.ts';
 import { workspaceLatency } from './workspace-latency.ts';
 
 export const BENCHMARKS: readonly Benchmark[] = [
   bundles as Benchmark,
+  cost as Benchmark,
   shardCreateThroughput as Benchmark,
   workspaceLatency as Benchmark,
   reconcile as Benchmark,

@@ -16,6 +16,11 @@ export const handler = createSqsConsumer<WorkspaceMessage>({
       occurredAt: message.occurredAt,
       outcome: result.outcome,
     };
+    if (result.outcome === 'duplicate') {
+      metrics.addMetric('DuplicateEventsSkipped', MetricUnit.Count, 1);
+      logger.info('already applied and pushed; ignored', context);
+      return;
+    }
     if (result.outcome === 'stale') {
       metrics.addMetric('StaleEventsIgnored', MetricUnit.Count, 1);
       logger.info('older than the recorded event; ignored', {

@@ -34,6 +34,8 @@ export interface CitrusSimulator {
   port: number;
   /** POST /api/register calls that got past faults and auth (whatever their answer). */
   registrations: number;
+  /** Every /api request received (benchmarks count calls per message). */
+  requests: number;
   faults(): Faults;
   setFaults(f: Faults): void;
   /** Adds a node to a known shard (replaces the endpoint of a known node id). */
@@ -114,6 +116,7 @@ export async function startCitrus(opts: CitrusOptions): Promise<CitrusSimulator>
     url: '',
     port: 0,
     registrations: 0,
+    requests: 0,
     faults: () => ({ ...faults }),
     setFaults(f) {
       faults = { ...f };
@@ -174,6 +177,7 @@ export async function startCitrus(opts: CitrusOptions): Promise<CitrusSimulator>
   };
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL) {
+    sim.requests += 1;
     if (!(await applyFaults(() => faults, req, res, delays))) return;
     const body = await readBody(req);
     if (!authorized(req)) {

@@ -1,5 +1,5 @@
 import type { DomainPorts, NodeOutcome } from './ports.ts';
-import { PUSHABLE_NODE_STATUSES } from './records.ts';
+import { type NodeRecord, PUSHABLE_NODE_STATUSES } from './records.ts';
 
 export interface PushResult {
   succeeded: string[];
@@ -15,8 +15,10 @@ export async function pushToShard(
   what: string,
   operation: (endpoint: string) => Promise<unknown>,
   ports: DomainPorts,
+  /** The shard's nodes when the caller has just read them (saves listing them again). */
+  known?: NodeRecord[],
 ): Promise<PushResult> {
-  const nodes = (await ports.stores.nodes.list(shardId)).filter((n) =>
+  const nodes = (known ?? (await ports.stores.nodes.list(shardId))).filter((n) =>
     PUSHABLE_NODE_STATUSES.includes(n.status),
   );
   const outcomes: NodeOutcome[] = await ports.fanOut(nodes, operation);

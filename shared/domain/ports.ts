@@ -44,16 +44,28 @@ export interface WorkspaceEvent {
 
 export type WorkspaceWrite =
   | { outcome: 'applied'; record: WorkspaceRecord }
-  | { outcome: 'stale'; record: WorkspaceRecord };
+  | { outcome: 'stale'; record: WorkspaceRecord }
+  /** The same event again, already applied and pushed: nothing to do. */
+  | { outcome: 'done'; record: WorkspaceRecord };
 
 /** Locations: registration claims and shard assignments. */
 export interface LocationStore {
   get(location: LocationRef): Promise<LocationRecord | undefined>;
+  /** The shard of a registered location (an assignment never changes once made). */
+  shardOf(location: LocationRef): Promise<string | undefined>;
   /** Claims a location for registration, so two deliveries of it call Citrus once. */
   claim(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
   complete(location: LocationRef, assignment: { shardId: string; shardKey: string }): Promise<void>;
   fail(location: LocationRef, reason: string): Promise<void>;
   release(location: LocationRef, owner: string): Promise<void>;
+}
+
+export interface TopologyRecord {
+  shardCreated: boolean;
+  /** The shard's nodes as they were recorded before. */
+  previous: NodeRecord[];
+  /** Its nodes as recorded now (Citrus's, then any it no longer lists). */
+  nodes: NodeRecord[];
 }
 
 export type LeaseResult =
@@ -69,7 +81,7 @@ export interface ShardStore {
    * `active` nodes; nodes new to a known shard start `joining`; a known node only follows its
    * endpoint.
    */
-  recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }>;
+  recordTopology(topology: ShardTopology): Promise<TopologyRecord>;
   /** Takes the convergence lease and marks the shard `converging`, returning it. */
   acquireLease(shardId: string, owner: string, leaseMs: number): Promise<LeaseResult>;
   /** Gives the lease back without a verdict (the job failed and will be retried). */
@@ -146,8 +158,16 @@ export interface ResourceStore {
 /** Workspaces: their newest event and their placement on a shard. */
 export interface WorkspaceStore {
   get(workspaceId: string): Promise<WorkspaceRecord | undefined>;
-  /** Applies the event unless a newer one is already recorded (conditional write). */
+  /**
+   * Applies the event unless a newer one is already recorded, or this one was already applied
+   * and pushed (conditional write).
+   */
   recordEvent(event: WorkspaceEvent, shardId: string | undefined): Promise<WorkspaceWrite>;
+  /**
+   * Records that the event's push is done, unless a newer event landed meanwhile: then that
+   * newer record is returned (it must be pushed too).
+   */
+  markPushed(workspaceId: string, eventKey: string): Promise<WorkspaceRecord | undefined>;
   /** Workspaces waiting for this location's shard. */
   listPendingAt(location: LocationRef): Promise<WorkspaceRecord[]>;
   /** Every workspace waiting for placement. */

@@ -70,6 +70,8 @@ export interface WorkspaceRecord extends Versioned {
   status: WorkspaceStatus;
   lastEventAt: string;
   lastEventKey: string;
+  /** The newest event whose push to the nodes is done (a redelivery of it is a no-op). */
+  pushedKey?: string;
   expiresAt?: number;
 }
 

@@ -3,6 +3,7 @@ import type { SchemaSpec } from '../contracts/node-agent.ts';
 import { PermanentError, TransientError } from './errors.ts';
 import { type PushResult, pushToShard } from './node-push.ts';
 import type { DomainPorts } from './ports.ts';
+import type { NodeRecord } from './records.ts';
 import { placePendingWorkspaces } from './workspace-lifecycle.ts';
 
 export interface ShardCreationResult extends PushResult {
@@ -42,12 +43,12 @@ export async function createShardForLocation(
 
   let shardId: string;
   let registered = false;
+  let nodes: NodeRecord[] | undefined;
   if (claim.outcome === 'assigned') {
     // Business-level idempotency: whatever the message id, a registered location is not
-    // registered again. The pushes below are repeated (node PUTs are idempotent) in case
-    // the earlier delivery died between recording and pushing.
+    // registered again, and its schema was recorded before the assignment. The pushes below
+    // are repeated (node PUTs are idempotent) in case the earlier delivery died before them.
     shardId = claim.shardId;
-    await resources.putSchema(shardId, schema);
   } else {
     try {
       const assignment = await citrus.register(location);
@@ -57,7 +58,11 @@ export async function createShardForLocation(
           `Citrus placed the location on ${assignment.shardId} but shard ${assignment.shardKey} is ${shard.shardId}`,
         );
       }
-      await shards.recordTopology({ shardId: shard.shardId, role: shard.role, nodes: shard.nodes });
+      ({ nodes } = await shards.recordTopology({
+        shardId: shard.shardId,
+        role: shard.role,
+        nodes: shard.nodes,
+      }));
       await resources.putSchema(shard.shardId, schema);
       await locations.complete(location, assignment);
       shardId = shard.shardId;
@@ -74,6 +79,7 @@ export async function createShardForLocation(
     'schema push',
     (endpoint) => ports.agent.putSchema(endpoint, schema),
     ports,
+    nodes,
   );
   const workspacesPlaced = await placePendingWorkspaces(location, shardId, ports);
   return { shardId, registered, workspacesPlaced, ...pushed };

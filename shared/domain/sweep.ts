@@ -194,10 +194,8 @@ async function applyTopology(
   stores: Stores,
   counts: { nodesJoined: number; nodesDecommissioned: number },
 ) {
-  const known = await stores.shards.get(shard.shardId);
-  const before = known ? await stores.nodes.list(shard.shardId) : [];
-  await stores.shards.recordTopology(shard);
-  if (!known) return false;
+  const { shardCreated, previous: before } = await stores.shards.recordTopology(shard);
+  if (shardCreated) return false;
   const listed = new Set(shard.nodes.map((n) => n.nodeId));
   const recorded = new Map(before.map((n) => [n.nodeId, n]));
   let joined = false;

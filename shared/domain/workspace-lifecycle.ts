@@ -18,6 +18,8 @@ export type WorkspaceOutcome =
   | { outcome: 'stale'; current: WorkspaceRecord }
   | { outcome: 'pending_placement' }
   | { outcome: 'deleted_unplaced' }
+  /** A redelivery of an event already applied and pushed. */
+  | { outcome: 'duplicate' }
   | ({ outcome: 'monitored' | 'unmonitored'; shardId: string } & PushResult);
 
 /**
@@ -38,23 +40,17 @@ export async function applyWorkspaceEvent(
   };
   // The store lives on the shard of the business location, whichever event this is.
   const { workspaces, locations } = ports.stores;
-  const location = await locations.get(event);
-  const shardId = location?.status === 'active' ? location.shardId : undefined;
+  const shardId = await locations.shardOf(event);
   const written = await workspaces.recordEvent(event, shardId);
   if (written.outcome === 'stale') return { outcome: 'stale', current: written.record };
+  if (written.outcome === 'done') return { outcome: 'duplicate' };
   if (shardId) return converge(written.record, shardId, ports);
   if (deleted) return { outcome: 'deleted_unplaced' };
   // The location may have been registered between our read and our write; its shard.create
   // may then have looked for pending workspaces before ours was written. Look once more.
-  const now = await locations.get(event);
-  if (now?.status === 'active' && now.shardId) {
-    if (await workspaces.place(event.workspaceId, now.shardId, event.eventKey)) {
-      return converge(
-        { ...written.record, status: 'active', shardId: now.shardId },
-        now.shardId,
-        ports,
-      );
-    }
+  const placedOn = await locations.shardOf(event);
+  if (placedOn && (await workspaces.place(event.workspaceId, placedOn, event.eventKey))) {
+    return converge({ ...written.record, status: 'active', shardId: placedOn }, placedOn, ports);
   }
   return { outcome: 'pending_placement' };
 }
@@ -78,8 +74,8 @@ export async function placePendingWorkspaces(
 
 /**
  * Writes the desired store for the workspace's newest state and pushes it. After pushing it
- * re-reads the record: if a newer event landed meanwhile, its state is pushed too, so the
- * last push any node sees is the newest state.
+ * marks the event pushed, unless a newer event landed meanwhile: then that state is pushed too,
+ * so the last push any node sees is the newest state.
  */
 async function converge(record: WorkspaceRecord, shardId: string, ports: DomainPorts) {
   let current = record;
@@ -102,12 +98,11 @@ async function converge(record: WorkspaceRecord, shardId: string, ports: DomainP
           : ports.agent.putStore(endpoint, storeId),
       ports,
     );
-    const latest = await ports.stores.workspaces.get(current.workspaceId);
-    if (
-      !latest ||
-      latest.lastEventKey === current.lastEventKey ||
-      latest.status === 'pending_placement'
-    ) {
+    const latest = await ports.stores.workspaces.markPushed(
+      current.workspaceId,
+      current.lastEventKey,
+    );
+    if (!latest || latest.status === 'pending_placement') {
       return {
         outcome: remove ? ('unmonitored' as const) : ('monitored' as const),
         shardId,

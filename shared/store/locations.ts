@@ -6,12 +6,34 @@ import type { Table } from './table.ts';
 
 const keyOf = (location: LocationRef) => keys.location(location.businessId, location.locationId);
 
+/** Assignments remembered per store instance (a warm function); bounded, cleared when full. */
+const MAX_REMEMBERED = 50_000;
+
 /** Business locations: a registration claim, then the shard assignment Citrus gave them. */
 export class Locations implements LocationStore {
+  readonly #shardOf = new Map<string, string>();
+
   constructor(private readonly table: Table) {}
 
   get(location: LocationRef) {
     return this.table.get<LocationRecord>(keyOf(location));
+  }
+
+  /**
+   * An assignment never changes once made (a location is never moved or deleted), so it is
+   * read once per location and remembered; an unregistered location is read every time.
+   */
+  async shardOf(location: LocationRef) {
+    const key = keyOf(location).pk;
+    const known = this.#shardOf.get(key);
+    if (known) return known;
+    const record = await this.get(location);
+    const shardId = record?.status === 'active' ? record.shardId : undefined;
+    if (shardId) {
+      if (this.#shardOf.size >= MAX_REMEMBERED) this.#shardOf.clear();
+      this.#shardOf.set(key, shardId);
+    }
+    return shardId;
   }
 
   /**

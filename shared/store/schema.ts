@@ -65,6 +65,8 @@ export const shardPartition = {
   pk: (shardId: string) => `SHARD#${shardId}`,
   nodes: NODE,
   resources: RESOURCE,
+  /** `META` and every `NODE#…` sort between these (`$` sorts right after `#`): one Query. */
+  metaAndNodes: { from: 'META', to: 'NODE$' },
 } as const;
 
 /** Partitions of the `work` index. */

@@ -1,6 +1,13 @@
-import type { LeaseResult, ShardStore, ShardTopology } from '../domain/ports.ts';
-import { type ShardRecord, truncate } from '../domain/records.ts';
-import { keys, WORK, WORK_ATTRIBUTES, workDueQuery, workEntry } from './schema.ts';
+import type { LeaseResult, ShardStore, ShardTopology, TopologyRecord } from '../domain/ports.ts';
+import { type NodeRecord, type ShardRecord, truncate } from '../domain/records.ts';
+import {
+  keys,
+  shardPartition,
+  WORK,
+  WORK_ATTRIBUTES,
+  workDueQuery,
+  workEntry,
+} from './schema.ts';
 import type { Table } from './table.ts';
 
 /** Shards: their record, the nodes Citrus gave them, and the per-shard convergence lease. */
@@ -12,43 +19,58 @@ export class Shards implements ShardStore {
   }
 
   /**
-   * Records a shard and its nodes as Citrus describes them. A shard seen for the first time
-   * is `active` with `active` nodes (nothing to catch up on); nodes new to a known shard
-   * start `joining` so that convergence brings them every existing resource.
+   * Records a shard and its nodes as Citrus describes them, after reading the shard and its
+   * nodes in one Query: nothing is written for what is already recorded. A shard seen for the
+   * first time is `active` with `active` nodes (nothing to catch up on); nodes new to a known
+   * shard start `joining` so that convergence brings them every existing resource; a known node
+   * keeps its status and only follows its endpoint (a version bump for nothing would make a
+   * running convergence discard its node results).
    */
-  async recordTopology(topology: ShardTopology): Promise<{ shardCreated: boolean }> {
+  async recordTopology(topology: ShardTopology): Promise<TopologyRecord> {
     const { shardId } = topology;
-    const shardCreated = await this.table.put(
-      { ...keys.shard(shardId), type: 'shard', shardId, role: topology.role, status: 'active' },
-      'attribute_not_exists(pk)',
-    );
-    const status = shardCreated ? 'active' : 'joining';
+    const { from, to } = shardPartition.metaAndNodes;
+    const items = await this.table.query<(ShardRecord | NodeRecord) & { type: string }>({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': shardPartition.pk(shardId), ':from': from, ':to': to },
+      ConsistentRead: true,
+    });
+    const previous = items.filter((i): i is NodeRecord & { type: string } => i.type === 'node');
+    const shardCreated =
+      !items.some((i) => i.type === 'shard') &&
+      (await this.table.put(
+        { ...keys.shard(shardId), type: 'shard', shardId, role: topology.role, status: 'active' },
+        'attribute_not_exists(pk)',
+      ));
+    const known = new Map(previous.map((n) => [n.nodeId, n]));
     const now = this.table.now();
-    await Promise.all(
-      topology.nodes.map(async (node) => {
+    const listed = await Promise.all(
+      topology.nodes.map(async (node): Promise<NodeRecord> => {
         const key = keys.node(shardId, node.nodeId);
         const identity = { type: 'node', shardId, nodeId: node.nodeId, endpoint: node.endpoint };
-        const created = await this.table.update(key, {
-          set: {
-            ...identity,
-            status,
-            consecutiveFailures: 0,
-            ...(shardCreated ? {} : workEntry(WORK.nodeJoining, now, shardId, node.nodeId)),
-          },
-          condition: 'attribute_not_exists(pk)',
-        });
-        // A known node keeps its status; only its endpoint follows Citrus. Written only when
-        // it moved: every shard.create records its shard's topology, and a version bump here
-        // would make a running convergence discard its node results.
-        if (!created)
-          await this.table.update(key, {
-            set: identity,
-            condition: '#endpoint <> :endpoint',
-            values: { ':endpoint': node.endpoint },
+        const existing = known.get(node.nodeId);
+        if (!existing) {
+          const created = await this.table.write<NodeRecord>(key, {
+            set: {
+              ...identity,
+              status: shardCreated ? 'active' : 'joining',
+              consecutiveFailures: 0,
+              ...(shardCreated ? {} : workEntry(WORK.nodeJoining, now, shardId, node.nodeId)),
+            },
+            condition: 'attribute_not_exists(pk)',
           });
+          if (created.written) return created.item;
+        } else if (existing.endpoint === node.endpoint) return existing;
+        // Known (or created meanwhile by another writer): only the endpoint follows Citrus.
+        const moved = await this.table.write<NodeRecord>(key, {
+          set: identity,
+          condition: '#endpoint <> :endpoint',
+          values: { ':endpoint': node.endpoint },
+        });
+        return moved.written ? moved.item : (moved.current ?? (existing as NodeRecord));
       }),
     );
-    return { shardCreated };
+    const unlisted = previous.filter((n) => !topology.nodes.some((l) => l.nodeId === n.nodeId));
+    return { shardCreated, previous, nodes: [...listed, ...unlisted] };
   }
 
   /**

@@ -59,15 +59,27 @@ export class Workspaces implements WorkspaceStore {
         remove: [TTL_ATTRIBUTE],
       };
     }
-    // Equal keys re-apply (a redelivery of the newest event must still push); older ones lose,
-    // and the losing write returns the newer record in the same call.
-    spec.condition = 'attribute_not_exists(pk) OR #lastEventKey <= :eventKey';
+    // Equal keys re-apply (a redelivery of the newest event must still push) until that
+    // event's push is done; older ones lose. A losing write returns the record in the same call.
+    spec.condition =
+      'attribute_not_exists(pk) OR #lastEventKey < :eventKey OR (#lastEventKey = :eventKey AND (attribute_not_exists(#pushedKey) OR #pushedKey <> :eventKey))';
     spec.values = { ':eventKey': event.eventKey };
+    spec.remove = [...(spec.remove ?? []), 'pushedKey'];
     const result = await this.table.write<WorkspaceRecord>(keys.workspace(event.workspaceId), spec);
     if (result.written) return { outcome: 'applied', record: result.item };
     if (!result.current)
       throw new Error(`workspace ${event.workspaceId} vanished during a conditional write`);
-    return { outcome: 'stale', record: result.current };
+    const done = result.current.lastEventKey === event.eventKey;
+    return { outcome: done ? 'done' : 'stale', record: result.current };
+  }
+
+  async markPushed(workspaceId: string, eventKey: string) {
+    const result = await this.table.write<WorkspaceRecord>(keys.workspace(workspaceId), {
+      set: { pushedKey: eventKey },
+      condition: '#lastEventKey = :eventKey',
+      values: { ':eventKey': eventKey },
+    });
+    return result.written ? undefined : result.current;
   }
 
   async listPendingAt(location: LocationRef) {

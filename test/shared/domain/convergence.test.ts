@@ -64,8 +64,15 @@ async function shard(stores: string[], options: { role?: string } = {}) {
       locationId: 'loc-1',
       businessType: 'retail',
     });
-  for (const s of stores)
-    await store.resources.putStore('shard-001', s, 'active', '2026-11-22T10:00:00.000Z#0');
+  // Seeded 50 at a time: thousands of sequential writes would dominate the test's time.
+  for (let i = 0; i < stores.length; i += 50)
+    await Promise.all(
+      stores
+        .slice(i, i + 50)
+        .map((s) =>
+          store.resources.putStore('shard-001', s, 'active', '2026-11-22T10:00:00.000Z#0'),
+        ),
+    );
   const run = (owner = 'job-1') =>
     convergeShard('shard-001', owner, { stores: store, strategyFor }, settings);
   return { store, run };

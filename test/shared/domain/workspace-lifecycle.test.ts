@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
 import type { WorkspaceMessage } from '../../../shared/contracts/messages.ts';
 import type { DomainPorts, NodeOutcome } from '../../../shared/domain/ports.ts';
@@ -77,7 +77,7 @@ async function world(options: { nodeDelay?: () => number; offline?: string[] } =
     await state.locations.complete({ businessId, locationId }, { shardId: SHARD, shardKey: 'k' });
   };
   await register('biz-1', 'loc-1');
-  return { state, stores, ports, register };
+  return { state, stores, nodes, ports, register };
 }
 
 function event(
@@ -133,14 +133,22 @@ describe('workspace lifecycle', () => {
     expect((await w.state.workspaces.get('ws-1'))?.status).toBe('deleted');
   });
 
-  it('re-applies a redelivered newest event (it may have died before pushing)', async () => {
+  it('re-applies a redelivered newest event when the first delivery died before pushing', async () => {
     const w = await world();
-    await applyWorkspaceEvent(event('workspace.created', 'ws-1', 1), w.ports);
-    for (const s of w.stores.values()) s.clear();
-    await expect(
-      applyWorkspaceEvent(event('workspace.created', 'ws-1', 1), w.ports),
-    ).resolves.toMatchObject({ outcome: 'monitored' });
+    const message = event('workspace.created', 'ws-1', 1);
+    // The first delivery recorded the event, then its sandbox died: nothing was pushed.
+    const pushes = vi.spyOn(w.nodes, 'putStore');
+    const dying = { ...w.ports, fanOut: async () => Promise.reject(new Error('sandbox killed')) };
+    await expect(applyWorkspaceEvent(message, dying as DomainPorts)).rejects.toThrow('killed');
+    expect([...w.stores.values()].some((s) => s.has('ws-1'))).toBe(false);
+    await expect(applyWorkspaceEvent(message, w.ports)).resolves.toMatchObject({
+      outcome: 'monitored',
+    });
     expect([...w.stores.values()].every((s) => s.has('ws-1'))).toBe(true);
+    // Once its push is done, a further redelivery is a no-op: one conditional write, no push.
+    const before = pushes.mock.calls.length;
+    await expect(applyWorkspaceEvent(message, w.ports)).resolves.toEqual({ outcome: 'duplicate' });
+    expect(pushes.mock.calls.length).toBe(before);
   });
 
   it('marks an offline node pending_sync and still succeeds', async () => {

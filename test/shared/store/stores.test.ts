@@ -133,8 +133,13 @@ describeEachDynamoTarget((target) => {
   });
 
   it('records a new shard with active nodes, and later nodes as joining', async () => {
-    await expect(repo.shards.recordTopology(topology)).resolves.toEqual({ shardCreated: true });
-    await expect(repo.shards.recordTopology(topology)).resolves.toEqual({ shardCreated: false });
+    await expect(repo.shards.recordTopology(topology)).resolves.toMatchObject({
+      shardCreated: true,
+      previous: [],
+    });
+    await expect(repo.shards.recordTopology(topology)).resolves.toMatchObject({
+      shardCreated: false,
+    });
     await repo.shards.recordTopology({
       ...topology,
       nodes: [...topology.nodes, { nodeId: 'n3', endpoint: 'http://127.0.0.1:9103' }],
