@@ -63,14 +63,26 @@ export class LocalScheduler {
 
   start(): void {
     const seconds = this.opts.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
-    for (const s of this.schedules.filter((x) => x.enabled)) {
+    for (const s of this.schedules) {
       this.opts.log?.(
-        `schedule ${s.name} (${s.expression}) -> ${s.functionName} every ${seconds}s locally`,
+        `schedule ${s.name} (${s.expression}) -> ${s.functionName} every ${seconds}s locally${s.enabled ? '' : ' (disabled)'}`,
       );
-      const timer = setInterval(() => this.fire(s), seconds * 1000);
+      // Every schedule gets a timer: a disabled one may be enabled later (UpdateSchedule).
+      const timer = setInterval(() => {
+        if (s.enabled) void this.fire(s);
+      }, seconds * 1000);
       timer.unref();
       this.timers.push(timer);
     }
+  }
+
+  /** Pauses or resumes a schedule by name, as UpdateSchedule's State does; false if unknown. */
+  setEnabled(name: string, enabled: boolean): boolean {
+    const schedule = this.schedules.find((s) => s.name === name);
+    if (!schedule) return false;
+    schedule.enabled = enabled;
+    this.opts.log?.(`schedule ${name} ${enabled ? 'enabled' : 'disabled'}`);
+    return true;
   }
 
   /** Fires one schedule now (also used by tests and tools). */

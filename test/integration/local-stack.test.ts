@@ -7,7 +7,15 @@ import { LOCAL } from '../../local/defaults.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { dlqName, QUEUES } from '../../shared/contracts/names.ts';
 
-const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 };
+const EPHEMERAL = {
+  sqs: 0,
+  dynamodb: 0,
+  ssm: 0,
+  scheduler: 0,
+  lambda: 0,
+  citrus: 0,
+  firstNode: 0,
+};
 
 const isBound = (url: string) =>
   new Promise<boolean>((resolve) => {
