@@ -57,6 +57,8 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
   };
   const counts = {
     shardsSeen: 0,
+    /** Nodes Citrus listed (the fleet's size, for the operator's status view). */
+    nodesSeen: 0,
     shardsChanged: 0,
     nodesJoined: 0,
     nodesDecommissioned: 0,
@@ -80,6 +82,7 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
       const page = await ports.citrus.shardHealthPage(cursor, settings.pageSize ?? 500);
       for (const shard of page.shards) {
         counts.shardsSeen++;
+        counts.nodesSeen += shard.nodes.length;
         verify.push(shard.shardId);
         const digest = topologyDigest(shard);
         if (digests.get(shard.shardId) === digest) continue;
