@@ -47,6 +47,11 @@ export const PORT_ENV: Record<PortName, string> = {
   firstNode: 'NODE_BASE_PORT',
 };
 
+/** Every port ephemeral: tests and benchmarks never collide with `npm start` or each other. */
+export const EPHEMERAL_PORTS = Object.fromEntries(
+  Object.keys(PORT_ENV).map((name) => [name, 0]),
+) as Record<PortName, number>;
+
 export interface LocalStackOptions {
   /** 0 = ephemeral port (tests). Unset: env var (PORT_ENV), then CONTRACTS §5 default. */
   ports?: Partial<Record<PortName, number>>;

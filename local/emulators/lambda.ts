@@ -2,7 +2,7 @@
 // such as `shardctl reconcile now` or `aws lambda invoke` run a local function once, through
 // the same pool its events use.
 import type { InvokeResult } from '../runtime/lambda-pool.ts';
-import { parseJson, type RestEndpoint, RestError, startRestEndpoint } from './rest.ts';
+import { parseBody, type RestEndpoint, RestError, startRestEndpoint } from './rest.ts';
 
 export interface LambdaEmulatorOptions {
   port?: number;
@@ -23,7 +23,7 @@ export function startLambdaEmulator(opts: LambdaEmulatorOptions): Promise<RestEn
     const name = decodeURIComponent(raw);
     const fn = opts.resolve(name.split(':function:').pop()?.split(':')[0] ?? name);
     if (!fn) throw new RestError(404, 'ResourceNotFoundException', `Function not found: ${name}`);
-    const event = parseJson(body);
+    const event = parseBody(body);
     const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
     if (type === 'DryRun') return { status: 204 };
     if (type === 'Event') {

@@ -2,7 +2,7 @@
 // /schedules/{Name}), so that pausing and resuming a schedule works against the local stack as
 // it does in AWS. The local runtime's timer obeys the state set here.
 import { LOCAL } from '../defaults.ts';
-import { parseJson, type RestEndpoint, RestError, startRestEndpoint } from './rest.ts';
+import { parseBody, type RestEndpoint, RestError, startRestEndpoint } from './rest.ts';
 
 export type ScheduleState = 'ENABLED' | 'DISABLED';
 
@@ -65,7 +65,7 @@ export async function startSchedulerEmulator(
     if (req.method !== 'PUT') {
       throw new RestError(405, 'UnknownOperationException', `${req.method} is not supported here`);
     }
-    const update = parseJson(body) as Record<string, unknown>;
+    const update = parseBody(body) as Record<string, unknown>;
     // UpdateSchedule replaces the definition: the required fields must come with it.
     for (const field of ['ScheduleExpression', 'FlexibleTimeWindow', 'Target']) {
       if (update[field] === undefined)

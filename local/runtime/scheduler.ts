@@ -54,7 +54,8 @@ export function scheduleEvent(schedule: LocalSchedule, at = new Date()): unknown
 export class LocalScheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Map<string, Promise<void>>();
-  readonly stats = { invocations: 0, failures: 0, skipped: 0 };
+  /** `paused`: ticks of a disabled schedule, which fire nothing. */
+  readonly stats = { invocations: 0, failures: 0, skipped: 0, paused: 0 };
 
   constructor(
     readonly schedules: LocalSchedule[],
@@ -70,6 +71,7 @@ export class LocalScheduler {
       // Every schedule gets a timer: a disabled one may be enabled later (UpdateSchedule).
       const timer = setInterval(() => {
         if (s.enabled) void this.fire(s);
+        else this.stats.paused++;
       }, seconds * 1000);
       timer.unref();
       this.timers.push(timer);
