@@ -38,7 +38,10 @@ export function renderTable(value: unknown, indent = ''): string {
     if (v === undefined) continue;
     if (isRecord(v) || (Array.isArray(v) && v.some((x) => isRecord(x)))) {
       lines.push(`${indent}${key}:`, renderTable(v, `${indent}  `));
-    } else lines.push(`${indent}${key}: ${cell(v)}`);
+    } else {
+      const empty = v === null || (Array.isArray(v) && v.length === 0);
+      lines.push(`${indent}${key}: ${empty ? '(none)' : cell(v)}`);
+    }
   }
   return lines.join('\n');
 }
