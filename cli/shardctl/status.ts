@@ -35,9 +35,9 @@ async function queues(target: Target) {
       return {
         ...depth,
         dlq,
-        oldestAgeSeconds: oldest?.seconds,
+        oldestAgeSeconds: oldest?.seconds ?? null,
         // A lower bound when more messages wait than were sampled.
-        oldestAgeExact: oldest ? oldest.sampled >= queued : undefined,
+        oldestAgeExact: oldest ? oldest.sampled >= queued : null,
       };
     }),
   );
@@ -58,17 +58,17 @@ export async function fleetStatus(target: Target, options: { limit: number }) {
     orError(scheduleState(target)),
     reconcileEnabled(target),
   ]);
-  const counts = lastSweep?.counts ?? {};
+  const counts: Record<string, number | undefined> = lastSweep?.counts ?? {};
   return {
     stage: target.stage,
     at: new Date().toISOString(),
     shards: {
       // The last sweep's view of the fleet's size; failures are read live.
-      known: counts.shardsSeen,
+      known: counts.shardsSeen ?? null,
       failed: pick(work.shards.failed, ['shardId', 'role', 'lastError', 'updatedAt']),
     },
     nodes: {
-      known: counts.nodesSeen,
+      known: counts.nodesSeen ?? null,
       joining: pick(work.nodes.joining, NODE_FIELDS),
       pending_sync: pick(work.nodes.pending_sync, NODE_FIELDS),
       error: pick(work.nodes.error, NODE_FIELDS),

@@ -31,9 +31,10 @@ export const shardCommands: CommandGroup = (program, cli) => {
       .command('clear')
       .description('drop a convergence lease (a stale one also expires by itself)')
       .argument('<shardId>'),
-    async ({ target, args }) => {
+    async ({ target, args, notice }) => {
       const cleared = await clearLease(target(), args[0] as string);
-      return new Outcome({ shardId: args[0], cleared }, cleared ? EXIT.ok : EXIT.failure);
+      if (!cleared) notice(`no such shard: ${args[0]}`);
+      return { shardId: args[0], cleared };
     },
   );
 

@@ -19,11 +19,14 @@ export const statusCommand: CommandGroup = (program, cli) => {
     async ({ target, options, notice }) => {
       const limit = options.limit as number;
       const status = await fleetStatus(target(), { limit });
-      const cut = [
+      const lists = [
         status.shards.failed,
-        ...Object.values(status.nodes).filter((v) => typeof v === 'object'),
+        status.nodes.joining,
+        status.nodes.pending_sync,
+        status.nodes.error,
         status.workspaces.pending_placement,
-      ].some((list) => list && typeof list === 'object' && list.count > list.items.length);
+      ];
+      const cut = lists.some((list) => list.count > list.items.length);
       if (cut) notice(`lists are cut at ${limit} items; counts are complete (--limit to see more)`);
       return status;
     },
