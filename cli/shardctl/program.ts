@@ -39,10 +39,14 @@ function buildProgram(state: { target?: Target; exitCode: number; format?: strin
         const self = params.at(-1) as Command;
         const global = self.optsWithGlobals() as GlobalOptions;
         state.format = global.output ?? (process.stdout.isTTY ? 'table' : 'json');
+        const usageError = (message: string): never =>
+          self.error(`error: ${message}`, { exitCode: EXIT.usage });
         const context: Context = {
           options: self.opts(),
           args: self.processedArgs,
           target: () => {
+            if (!global.local && !global.stage && !process.env.STAGE)
+              usageError('say which stage: --stage <name>, STAGE=<name>, or --local');
             state.target ??= createTarget(global);
             return state.target;
           },
@@ -50,7 +54,7 @@ function buildProgram(state: { target?: Target; exitCode: number; format?: strin
           progress: (line) => {
             if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
           },
-          usageError: (message) => self.error(`error: ${message}`, { exitCode: EXIT.usage }),
+          usageError,
         };
         const result = await action(context);
         if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');

@@ -1,6 +1,6 @@
 // `shardctl dlq ...`: look into dead-letter queues, send their messages back, or purge them.
 import { Argument, type Command } from 'commander';
-import { type CommandGroup, EXIT, isoTime, Outcome, positiveInt } from '../command.ts';
+import { type CommandGroup, isoTime, positiveInt } from '../command.ts';
 import {
   cancelRedrive,
   DEFAULT_MAX_REPLAYS,
@@ -115,8 +115,7 @@ export const dlqCommands: CommandGroup = (program, cli) => {
       const name = args[0] as string;
       if (options.confirm !== true)
         usageError(`purge deletes every message of ${name} for good: add --confirm`);
-      const result = await purgeDlq(target(), name);
-      return new Outcome(result, EXIT.ok);
+      return purgeDlq(target(), name);
     },
   );
 };

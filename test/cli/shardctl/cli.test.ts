@@ -107,8 +107,10 @@ describe('shardctl as a command', () => {
       ['status', '--limit', '0'],
       ['reconcile', 'bogus'],
       ['dlq', 'purge', 'shard-creation-dlq', '--local'],
+      ['status'],
     ]) {
-      const run = await shardctl(args);
+      // No STAGE: a command without --stage or --local is a usage error too.
+      const run = await shardctl(args, { STAGE: '' });
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr).toMatch(/Usage: shardctl/);
       expect(run.stdout).toBe('');
