@@ -3,9 +3,9 @@
 import { join } from 'node:path';
 import { REPO_ROOT } from '../local/runtime/lambda-pool.ts';
 import type { Faults } from '../local/simulators/faults.ts';
-import { type LocalStack, startLocalStack } from '../local/stack.ts';
+import { EPHEMERAL_PORTS, type LocalStack, startLocalStack } from '../local/stack.ts';
 
-export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
+export const EPHEMERAL = EPHEMERAL_PORTS;
 /** Function logs of the benchmark stacks (bench/results/ holds results only). */
 export const BENCH_LOG = join(REPO_ROOT, '.local', 'logs', 'bench-local-stack.log');
 

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/messages.ts';
+import { physicalName } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
 import {
@@ -23,6 +24,8 @@ import {
   startSqsEmulator,
   startSsmEmulator,
 } from './emulators/index.ts';
+import { startLambdaEmulator } from './emulators/lambda.ts';
+import { startSchedulerEmulator } from './emulators/scheduler.ts';
 import { SqsPoller } from './runtime/event-source.ts';
 import { type InvokeResult, LambdaPool, REPO_ROOT, resolveEntry } from './runtime/lambda-pool.ts';
 import { createResources, localParameterValues } from './runtime/resources.ts';
@@ -31,16 +34,23 @@ import { deriveTopology, synthesizeLocal, type Topology } from './runtime/templa
 import { type Faults, faultsFromEnv } from './simulators/faults.ts';
 import { type Fleet, startFleet } from './simulators/fleet.ts';
 
-export type PortName = 'sqs' | 'dynamodb' | 'ssm' | 'citrus' | 'firstNode';
+export type PortName = 'sqs' | 'dynamodb' | 'ssm' | 'scheduler' | 'lambda' | 'citrus' | 'firstNode';
 
 /** Env vars that move the default ports of CONTRACTS §5. */
 export const PORT_ENV: Record<PortName, string> = {
   sqs: 'SQS_PORT',
   dynamodb: 'DYNAMODB_PORT',
   ssm: 'SSM_PORT',
+  scheduler: 'SCHEDULER_PORT',
+  lambda: 'LAMBDA_PORT',
   citrus: 'CITRUS_PORT',
   firstNode: 'NODE_BASE_PORT',
 };
+
+/** Every port ephemeral: tests and benchmarks never collide with `npm start` or each other. */
+export const EPHEMERAL_PORTS = Object.fromEntries(
+  Object.keys(PORT_ENV).map((name) => [name, 0]),
+) as Record<PortName, number>;
 
 export interface LocalStackOptions {
   /** 0 = ephemeral port (tests). Unset: env var (PORT_ENV), then CONTRACTS §5 default. */
@@ -71,7 +81,17 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
-  endpoints: { sqs: string; dynamodb: string; ssm: string; citrus: string; nodes: string[] };
+  endpoints: {
+    sqs: string;
+    dynamodb: string;
+    ssm: string;
+    /** EventBridge Scheduler's Get/UpdateSchedule: pausing the local schedule. */
+    scheduler: string;
+    /** Lambda's Invoke: running a local function once. */
+    lambda: string;
+    citrus: string;
+    nodes: string[];
+  };
   /** Local queue name -> URL (source queues and DLQs). */
   queues: Record<string, string>;
   tableName: string;
@@ -331,6 +351,29 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       cleanups.push(() => sch.stop());
     }
 
+    // Operations endpoints: Scheduler (pause/resume) and Lambda (invoke once), as in AWS.
+    const schedulerEndpoint = await startSchedulerEmulator({
+      port: portOf('scheduler', opts, env),
+      schedules: topology.schedules.map((s) => ({
+        name: physicalName(LOCAL.stage, s.name),
+        aliases: [s.name],
+        expression: s.expression,
+        targetArn: topology.functions.find((f) => f.name === s.functionName)?.arn ?? '',
+        ...(s.input !== undefined ? { input: s.input } : {}),
+        state: s.enabled ? 'ENABLED' : 'DISABLED',
+      })),
+      onStateChange: (name, state) =>
+        scheduler?.setEnabled(name.replace(physicalName(LOCAL.stage, ''), ''), state === 'ENABLED'),
+    });
+    cleanups.push(() => schedulerEndpoint.stop());
+    const lambdaEndpoint = await startLambdaEmulator({
+      port: portOf('lambda', opts, env),
+      resolve: (name) =>
+        topology.functions.find((f) => f.name === name || f.functionName === name)?.name,
+      invoke,
+    });
+    cleanups.push(() => lambdaEndpoint.stop());
+
     for (const p of pollers) p.start();
     scheduler?.start();
 
@@ -365,6 +408,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         sqs: sqsEmu.url,
         dynamodb: ddbEmu.url,
         ssm: ssmEmu.url,
+        scheduler: schedulerEndpoint.url,
+        lambda: lambdaEndpoint.url,
         citrus: citrusUrl,
         nodes: fleet?.nodes.map((n) => n.url) ?? [],
       },

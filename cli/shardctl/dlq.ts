@@ -1,6 +1,6 @@
-// Dead-letter queue operations: list, peek, whole-queue redrive (SQS message move tasks) and
-// selective replay. Replay sends first and deletes second: a crash in between duplicates a
-// message at worst (handlers are idempotent) and never loses one.
+// Dead-letter queue operations: list, peek, whole-queue redrive (SQS message move tasks),
+// selective replay and purge. Replay sends first and deletes second: a crash in between
+// duplicates a message at worst (handlers are idempotent) and never loses one.
 import {
   CancelMessageMoveTaskCommand,
   ChangeMessageVisibilityBatchCommand,
@@ -9,6 +9,7 @@ import {
   ListMessageMoveTasksCommand,
   type Message,
   type MessageAttributeValue,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   StartMessageMoveTaskCommand,
@@ -37,23 +38,70 @@ export function sourceOf(dlq: string): QueueName {
   return source;
 }
 
+/** Counted on every replay: a message replayed this often and failing again is left alone. */
+export const REPLAY_COUNT_ATTRIBUTE = 'replayCount';
+export const DEFAULT_MAX_REPLAYS = 3;
+
+/** A queue's depth from its SQS attributes (approximate, as SQS says). */
+export async function queueDepth(target: Target, name: string) {
+  const { Attributes = {} } = await target.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: await target.queueUrl(name),
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  return {
+    name,
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}
+
 export async function listDlqs(target: Target) {
   return Promise.all(
     DLQS.map(async (name) => {
-      const url = await target.queueUrl(name);
-      const { Attributes = {} } = await target.sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      );
-      return {
-        name,
-        visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-        inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-      };
+      const { delayed: _delayed, ...depth } = await queueDepth(target, name);
+      return depth;
     }),
   );
+}
+
+/**
+ * The age of the oldest of up to 10 messages of a DLQ, from their `SentTimestamp`, read with
+ * visibility timeout 0 so that nothing is hidden. Exact when the DLQ holds at most 10 messages;
+ * otherwise a lower bound (SQS has no order to ask for). Only for DLQs: a receive on a source
+ * queue would count against the message's maxReceiveCount.
+ */
+export async function oldestSampledAge(target: Target, dlq: string, now = Date.now()) {
+  const { Messages = [] } = await target.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: await target.queueUrl(dlq),
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      VisibilityTimeout: 0,
+      MessageSystemAttributeNames: ['SentTimestamp'],
+    }),
+  );
+  const sent = Messages.map((m) => Number(m.Attributes?.SentTimestamp)).filter(Number.isFinite);
+  if (!sent.length) return undefined;
+  return {
+    seconds: Math.max(0, Math.round((now - Math.min(...sent)) / 1000)),
+    sampled: sent.length,
+  };
+}
+
+/** Deletes every message of a DLQ (SQS PurgeQueue; AWS allows one purge a minute). */
+export async function purgeDlq(target: Target, dlq: string) {
+  if (!(DLQS as readonly string[]).includes(dlq))
+    throw new Error(`unknown DLQ ${dlq}; one of ${DLQS.join(', ')}`);
+  const before = await queueDepth(target, dlq);
+  await target.sqs.send(new PurgeQueueCommand({ QueueUrl: await target.queueUrl(dlq) }));
+  return { dlq, purged: before.visible + before.inFlight + before.delayed };
 }
 
 export interface DeadLetter {
@@ -65,7 +113,11 @@ export interface DeadLetter {
   shardId?: string;
   failureReason?: string;
   failedAt?: string;
+  /** When SQS first received the message (for a message SQS moved here: on its source queue). */
+  sentAt?: string;
   receiveCount: number;
+  /** How often shardctl has replayed it already. */
+  replayCount: number;
 }
 
 function describe(message: Message): DeadLetter {
@@ -85,7 +137,11 @@ function describe(message: Message): DeadLetter {
     shardId: field(parsed?.data?.shardId),
     failureReason: message.MessageAttributes?.[POISON_ATTRIBUTES.reason]?.StringValue,
     failedAt: message.MessageAttributes?.[POISON_ATTRIBUTES.at]?.StringValue,
+    sentAt: message.Attributes?.SentTimestamp
+      ? new Date(Number(message.Attributes.SentTimestamp)).toISOString()
+      : undefined,
     receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
+    replayCount: Number(message.MessageAttributes?.[REPLAY_COUNT_ATTRIBUTE]?.StringValue ?? 0) || 0,
   };
 }
 
@@ -94,18 +150,36 @@ export interface ReplayFilter {
   businessId?: string;
   workspaceId?: string;
   shardId?: string;
+  /** On `failedAt`; a message SQS moved here after its retries has none: its `sentAt` counts. */
+  since?: Date;
+  until?: Date;
+  /** A substring of `failureReason`, any case. */
+  reason?: string;
 }
 
-const matches = (letter: DeadLetter, filter: ReplayFilter) =>
-  (!filter.type || letter.type === filter.type) &&
-  (!filter.businessId || letter.businessId === filter.businessId) &&
-  (!filter.workspaceId || letter.workspaceId === filter.workspaceId) &&
-  (!filter.shardId || letter.shardId === filter.shardId);
+function matches(letter: DeadLetter, filter: ReplayFilter) {
+  const failed = Date.parse(letter.failedAt ?? letter.sentAt ?? '');
+  return (
+    (!filter.type || letter.type === filter.type) &&
+    (!filter.businessId || letter.businessId === filter.businessId) &&
+    (!filter.workspaceId || letter.workspaceId === filter.workspaceId) &&
+    (!filter.shardId || letter.shardId === filter.shardId) &&
+    (!filter.since || failed >= filter.since.getTime()) &&
+    (!filter.until || failed < filter.until.getTime()) &&
+    (!filter.reason ||
+      (letter.failureReason ?? '').toLowerCase().includes(filter.reason.toLowerCase()))
+  );
+}
 
 export interface ReplayOptions {
   filter?: ReplayFilter;
   limit?: number;
   dryRun?: boolean;
+  /**
+   * Loop guard: a matching message already replayed this many times is left in the DLQ and
+   * reported, so a message that keeps failing does not circle for ever.
+   */
+  maxReplays?: number;
   /** How long messages stay hidden while the walk is under way. */
   holdSeconds?: number;
   onProgress?: (progress: { scanned: number; matched: number; replayed: number }) => void;
@@ -123,6 +197,8 @@ export async function replay(target: Target, dlq: string, options: ReplayOptions
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const held: Array<{ Id: string; ReceiptHandle: string }> = [];
   const letters: DeadLetter[] = [];
+  const looping: DeadLetter[] = [];
+  const maxReplays = options.maxReplays ?? DEFAULT_MAX_REPLAYS;
   const progress = { scanned: 0, matched: 0, replayed: 0 };
   try {
     while (progress.matched < limit) {
@@ -133,7 +209,7 @@ export async function replay(target: Target, dlq: string, options: ReplayOptions
           WaitTimeSeconds: 1,
           VisibilityTimeout: options.holdSeconds ?? 120,
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
         }),
       );
       if (Messages.length === 0) break;
@@ -142,6 +218,11 @@ export async function replay(target: Target, dlq: string, options: ReplayOptions
         const letter = describe(message);
         const handle = message.ReceiptHandle as string;
         if (progress.matched >= limit || !matches(letter, options.filter ?? {})) {
+          held.push({ Id: String(held.length), ReceiptHandle: handle });
+          continue;
+        }
+        if (letter.replayCount >= maxReplays) {
+          looping.push(letter);
           held.push({ Id: String(held.length), ReceiptHandle: handle });
           continue;
         }
@@ -155,7 +236,13 @@ export async function replay(target: Target, dlq: string, options: ReplayOptions
           new SendMessageCommand({
             QueueUrl: sourceUrl,
             MessageBody: letter.body,
-            MessageAttributes: keptAttributes(message),
+            MessageAttributes: {
+              ...keptAttributes(message),
+              [REPLAY_COUNT_ATTRIBUTE]: {
+                DataType: 'Number',
+                StringValue: String(letter.replayCount + 1),
+              },
+            },
           }),
         );
         await target.sqs.send(
@@ -177,7 +264,7 @@ export async function replay(target: Target, dlq: string, options: ReplayOptions
       );
     }
   }
-  return { ...progress, letters };
+  return { ...progress, letters, looping };
 }
 
 /** The message's own attributes, without the ones the DLQ added. */

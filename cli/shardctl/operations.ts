@@ -1,8 +1,9 @@
-// Operator actions other than DLQs: trigger convergence, pause or disable reconciliation,
+// Operator actions other than DLQs: trigger convergence, pause, disable or run reconciliation,
 // clear a stuck lease, show a shard, rotate node signing keys.
 import { randomBytes } from 'node:crypto';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { PARAMETERS, ssmPrefix } from '../../shared/contracts/names.ts';
 import { createEnvelope, ShardControlProducer } from '../../shared/contracts/producer.ts';
 import {
@@ -39,12 +40,28 @@ export async function setReconcileEnabled(target: Target, enabled: boolean) {
   );
 }
 
-/** Pauses or resumes the EventBridge Scheduler schedule itself (AWS only). */
-export async function setScheduleState(target: Target, state: 'ENABLED' | 'DISABLED') {
-  if (target.local)
-    throw new Error(
-      'the local stack has no Scheduler; use `reconcile disable|enable` (SSM kill switch)',
+/** The kill switch's value; an absent parameter means its default, enabled. */
+export async function reconcileEnabled(target: Target): Promise<boolean> {
+  try {
+    const { Parameter } = await target.ssm.send(
+      new GetParameterCommand({ Name: parameterName(target, 'reconcileEnabled') }),
     );
+    return Parameter?.Value?.trim().toLowerCase() !== 'false';
+  } catch (error) {
+    if (error instanceof ParameterNotFound) return true;
+    throw error;
+  }
+}
+
+export async function scheduleState(target: Target) {
+  const { State, ScheduleExpression } = await target.scheduler.send(
+    new GetScheduleCommand({ Name: target.scheduleName }),
+  );
+  return { name: target.scheduleName, state: State, expression: ScheduleExpression };
+}
+
+/** Pauses or resumes the EventBridge Scheduler schedule itself (the local stack has one too). */
+export async function setScheduleState(target: Target, state: 'ENABLED' | 'DISABLED') {
   const current = await target.scheduler.send(
     new GetScheduleCommand({ Name: target.scheduleName }),
   );
@@ -67,7 +84,34 @@ export async function setScheduleState(target: Target, state: 'ENABLED' | 'DISAB
   );
 }
 
-const storesOf = (target: Target) =>
+/**
+ * Runs one sweep now, synchronously (Lambda Invoke of the sweep function), and returns what it
+ * returned: its summary, or `{ outcome: 'disabled' }` when the kill switch is off.
+ */
+export async function sweepNow(target: Target, requestedBy: string) {
+  const { FunctionError, Payload } = await target.lambda.send(
+    new InvokeCommand({
+      FunctionName: target.sweepFunctionName,
+      Payload: JSON.stringify({ source: 'shardctl', 'detail-type': 'Manual sweep', requestedBy }),
+    }),
+  );
+  const text = Payload ? Buffer.from(Payload).toString('utf8') : '';
+  let result: unknown = text;
+  try {
+    result = JSON.parse(text);
+  } catch {
+    // Not JSON: shown as it is.
+  }
+  if (FunctionError) {
+    const error = result as { errorType?: string; errorMessage?: string };
+    throw new Error(
+      `the sweep failed: ${error.errorType ?? FunctionError}: ${error.errorMessage ?? text}; \`reconcile last\` and the function's logs say more`,
+    );
+  }
+  return result;
+}
+
+export const storesOf = (target: Target) =>
   createStores({ tableName: target.tableName, client: target.dynamodb });
 
 export async function clearLease(target: Target, shardId: string) {

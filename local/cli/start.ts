@@ -246,6 +246,8 @@ async function main(): Promise<number> {
   console.log(`  SQS       ${e.sqs}   (${PORT_ENV.sqs})`);
   console.log(`  DynamoDB  ${e.dynamodb}   (${PORT_ENV.dynamodb}) table ${stack.tableName}`);
   console.log(`  SSM       ${e.ssm}   (${PORT_ENV.ssm})`);
+  console.log(`  Scheduler ${e.scheduler}   (${PORT_ENV.scheduler})`);
+  console.log(`  Lambda    ${e.lambda}   (${PORT_ENV.lambda})`);
   console.log(
     `  Citrus    ${e.citrus}${stack.fleet ? `   (${PORT_ENV.citrus})` : '   (external, CITRUS_SERVER_URL)'}`,
   );

@@ -54,7 +54,8 @@ export function scheduleEvent(schedule: LocalSchedule, at = new Date()): unknown
 export class LocalScheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Map<string, Promise<void>>();
-  readonly stats = { invocations: 0, failures: 0, skipped: 0 };
+  /** `paused`: ticks of a disabled schedule, which fire nothing. */
+  readonly stats = { invocations: 0, failures: 0, skipped: 0, paused: 0 };
 
   constructor(
     readonly schedules: LocalSchedule[],
@@ -63,14 +64,27 @@ export class LocalScheduler {
 
   start(): void {
     const seconds = this.opts.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
-    for (const s of this.schedules.filter((x) => x.enabled)) {
+    for (const s of this.schedules) {
       this.opts.log?.(
-        `schedule ${s.name} (${s.expression}) -> ${s.functionName} every ${seconds}s locally`,
+        `schedule ${s.name} (${s.expression}) -> ${s.functionName} every ${seconds}s locally${s.enabled ? '' : ' (disabled)'}`,
       );
-      const timer = setInterval(() => this.fire(s), seconds * 1000);
+      // Every schedule gets a timer: a disabled one may be enabled later (UpdateSchedule).
+      const timer = setInterval(() => {
+        if (s.enabled) void this.fire(s);
+        else this.stats.paused++;
+      }, seconds * 1000);
       timer.unref();
       this.timers.push(timer);
     }
+  }
+
+  /** Pauses or resumes a schedule by name, as UpdateSchedule's State does; false if unknown. */
+  setEnabled(name: string, enabled: boolean): boolean {
+    const schedule = this.schedules.find((s) => s.name === name);
+    if (!schedule) return false;
+    schedule.enabled = enabled;
+    this.opts.log?.(`schedule ${name} ${enabled ? 'enabled' : 'disabled'}`);
+    return true;
   }
 
   /** Fires one schedule now (also used by tests and tools). */

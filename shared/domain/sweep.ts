@@ -66,6 +66,8 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
   };
   const counts = {
     shardsSeen: 0,
+    /** Nodes Citrus listed (the fleet's size, for the operator's status view). */
+    nodesSeen: 0,
     shardsChanged: 0,
     nodesJoined: 0,
     nodesDecommissioned: 0,
@@ -92,6 +94,7 @@ export async function runSweep(ports: SweepPorts, settings: SweepSettings): Prom
       const page = await ports.citrus.shardHealthPage(cursor, settings.pageSize ?? 500);
       for (const shard of page.shards) {
         counts.shardsSeen++;
+        counts.nodesSeen += shard.nodes.length;
         verify.push(shard.shardId);
         for (const node of shard.nodes)
           if (node.healthy) healthy.add(`${shard.shardId}#${node.nodeId}`);

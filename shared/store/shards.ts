@@ -1,13 +1,6 @@
 import type { LeaseResult, ShardStore, ShardTopology, TopologyRecord } from '../domain/ports.ts';
 import { type NodeRecord, type ShardRecord, truncate } from '../domain/records.ts';
-import {
-  keys,
-  shardPartition,
-  WORK,
-  WORK_ATTRIBUTES,
-  workDueQuery,
-  workEntry,
-} from './schema.ts';
+import { keys, shardPartition, WORK, WORK_ATTRIBUTES, workDueQuery, workEntry } from './schema.ts';
 import type { Table } from './table.ts';
 
 /** Shards: their record, the nodes Citrus gave them, and the per-shard convergence lease. */

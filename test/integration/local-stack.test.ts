@@ -4,10 +4,10 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL } from '../../local/defaults.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { EPHEMERAL_PORTS, type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { dlqName, MAX_RECEIVE_COUNT, QUEUES } from '../../shared/contracts/names.ts';
 
-const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 };
+const EPHEMERAL = EPHEMERAL_PORTS;
 
 const isBound = (url: string) =>
   new Promise<boolean>((resolve) => {

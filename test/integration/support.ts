@@ -11,10 +11,15 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeAgentSimulator } from '../../local/simulators/node-agent.ts';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
+import {
+  EPHEMERAL_PORTS,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from '../../local/stack.ts';
 
 /** Every port of the stack ephemeral: tests never collide with `npm start` or each other. */
-export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
+export const EPHEMERAL = EPHEMERAL_PORTS;
 
 /**
  * Function env for stacks under test: a failed record comes back within 1 s, 2 s, 4 s ...

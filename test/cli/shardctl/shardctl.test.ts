@@ -131,7 +131,7 @@ describe('shardctl dlq', () => {
     await drain('shard-creation-dlq');
   });
 
-  it('replays only the matching messages, without the DLQ attributes, and keeps the rest', async () => {
+  it('replays only the matching messages, without the DLQ attributes, counted, and keeps the rest', async () => {
     for (let n = 0; n < 12; n++) await deadLetter(letter(n % 3 === 0 ? 'acme' : 'other', n));
     const result = await replay(target, 'shard-creation-dlq', {
       filter: { businessId: 'acme' },
@@ -145,7 +145,8 @@ describe('shardctl dlq', () => {
       'acme',
       'acme',
     ]);
-    expect(replayed[0]?.attributes).toEqual(['traceparent']);
+    // The DLQ's own attributes go; the replay is counted (the loop guard reads it).
+    expect(replayed[0]?.attributes).toEqual(['replayCount', 'traceparent']);
     expect(await depth('shard-creation-dlq')).toBe(8);
   });
 
