@@ -247,7 +247,7 @@ export class ShardControlStack extends Stack {
       new ssm.StringParameter(this, `Parameter${pascal(parameter.name)}`, {
         parameterName: `${parameterPrefix}/${parameter.name}`,
         stringValue: value,
-        description: `shard-control ${stage}: ${parameter.name} (CONTRACTS §6)`,
+        description: `shard-control ${stage}: ${parameter.name}`,
       });
     }
 

@@ -36,7 +36,7 @@ import { type Fleet, startFleet } from './simulators/fleet.ts';
 
 export type PortName = 'sqs' | 'dynamodb' | 'ssm' | 'scheduler' | 'lambda' | 'citrus' | 'firstNode';
 
-/** Env vars that move the default ports of CONTRACTS §5. */
+/** Env vars that move the local stack's default ports. */
 export const PORT_ENV: Record<PortName, string> = {
   sqs: 'SQS_PORT',
   dynamodb: 'DYNAMODB_PORT',
@@ -53,7 +53,7 @@ export const EPHEMERAL_PORTS = Object.fromEntries(
 ) as Record<PortName, number>;
 
 export interface LocalStackOptions {
-  /** 0 = ephemeral port (tests). Unset: env var (PORT_ENV), then CONTRACTS §5 default. */
+  /** 0 = ephemeral port (tests). Unset: env var (PORT_ENV), then the default of `LOCAL.ports`. */
   ports?: Partial<Record<PortName, number>>;
   /** External Citrus: no simulators are started. Default: env CITRUS_SERVER_URL. */
   citrusServerUrl?: string;

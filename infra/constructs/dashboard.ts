@@ -1,4 +1,4 @@
-// The operator's dashboard (ARCHITECTURE "who uses it": watches alarms and the dashboard).
+// The operator's dashboard: queues, functions, flow metrics and every alarm in one place.
 // Rows, top to bottom: queues and their DLQs, functions, flow metrics the handlers emit with
 // Powertools EMF (namespace ShardControl/{stage}, dimension `service` = short function name),
 // and the status of every alarm of the stack.

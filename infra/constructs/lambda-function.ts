@@ -256,6 +256,6 @@ function acknowledgeFindings(role: iam.Role, fn: lambda.Function, stage: string)
   Validations.of(fn).acknowledge({
     id: 'AwsSolutions-L1',
     reason:
-      'nodejs22.x chosen deliberately (STACK.md): supported runtime whose behaviour matches the node20-targeted bundle run by the local stack; move to 24 once verified.',
+      'nodejs22.x chosen deliberately: a supported runtime whose behaviour matches the node20-targeted bundle run by the local stack; move to 24 once verified.',
   });
 }

@@ -24,7 +24,7 @@ export const DEFAULT_OLDEST_MESSAGE_AGE = Duration.minutes(15);
 
 export interface QueueWithDlqProps {
   readonly stage: string;
-  /** Contract name (CONTRACTS §2), unprefixed. */
+  /** The queue's contract name (e.g. `shard-creation`), without the stage prefix. */
   readonly queueName: QueueName;
   /** Must be at least 6x the consumer's function timeout (AWS guidance for SQS event sources). */
   readonly visibilityTimeout: Duration;

@@ -1,4 +1,4 @@
-// Flow 3's trigger: the `reconcile-sweep` function run by an EventBridge Scheduler schedule.
+// The reconciliation sweep's trigger: the `reconcile-sweep` function run by an EventBridge Scheduler schedule.
 // Scheduler invokes Lambda asynchronously, so failures have two paths, both ending in the
 // schedule's DLQ: the invoke itself failing (Scheduler retries, then dead-letters) and the
 // function failing (no Lambda async retries, the failed event goes to the on-failure
@@ -103,7 +103,7 @@ export class ReconcileSchedule extends Construct {
     });
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       scheduleName: physicalName(props.stage, SWEEP_FUNCTION),
-      description: `shard-control ${props.stage}: reconciliation sweep every ${rateMinutes} minutes (flow 3)`,
+      description: `shard-control ${props.stage}: reconciliation sweep every ${rateMinutes} minutes`,
       schedule: scheduler.ScheduleExpression.rate(interval),
       target: new targets.LambdaInvoke(this.function, {
         role: this.scheduleRole,

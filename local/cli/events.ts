@@ -1,4 +1,4 @@
-// Reads sample message files (CONTRACTS §1 envelopes) and validates them like a producer would.
+// Reads sample message files (message envelopes) and validates them like a producer would.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Message, parseMessage } from '../../shared/contracts/messages.ts';

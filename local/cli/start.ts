@@ -1,4 +1,4 @@
-// `npm start`: the local stack in the foreground plus the sample scenario (CONTRACTS §5).
+// `npm start`: the local stack in the foreground plus the sample scenario (README "Local stack").
 //   --no-demo   stack only (for other tools to drive it)
 //   --once      scenario, wait for drained queues + converged nodes, print a summary, exit
 //   --watch     run handler sources (functions/<name>/handler.ts via tsx), not the CDK bundles

@@ -1,4 +1,4 @@
-// Local AWS emulators (CONTRACTS §5): SQS, DynamoDB and SSM Parameter Store, in-process.
+// Local AWS emulators: SQS, DynamoDB and SSM Parameter Store, in-process.
 export { type DynamoDbEmulator, startDynamoDbEmulator } from './dynamodb.ts';
 export { type SqsEmulator, startSqsEmulator } from './sqs.ts';
 export { type SsmEmulator, startSsmEmulator } from './ssm.ts';

@@ -297,7 +297,7 @@ class MoveTasks {
         'There is already a task running. Only one active task is allowed for a source queue arn at a given time.',
       );
     }
-    const task: MoveTask = {
+    const move: MoveTask = {
       handle: Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString('base64'),
       sourceArn,
       ...(typeof destinationArn === 'string' ? { destinationArn } : {}),
@@ -307,41 +307,41 @@ class MoveTasks {
       toMove: Number(source.getAttribute('ApproximateNumberOfMessages') ?? 0),
       startedTimestamp: Date.now(),
     };
-    tasks.unshift(task);
+    tasks.unshift(move);
     tasks.splice(HISTORY_PER_SOURCE);
     this.bySource.set(sourceArn, tasks);
-    this.schedule(task, 0);
-    return { TaskHandle: task.handle };
+    this.schedule(move, 0);
+    return { TaskHandle: move.handle };
   }
 
-  private schedule(task: MoveTask, delayMs: number): void {
-    task.timer = setTimeout(() => this.step(task), delayMs);
-    task.timer.unref();
+  private schedule(move: MoveTask, delayMs: number): void {
+    move.timer = setTimeout(() => this.step(move), delayMs);
+    move.timer.unref();
   }
 
   /** One batch: receive from the DLQ, send to the destination, delete from the DLQ. */
-  private step(task: MoveTask): void {
-    if (task.status === 'CANCELLING') {
-      task.status = 'CANCELLED';
+  private step(move: MoveTask): void {
+    if (move.status === 'CANCELLING') {
+      move.status = 'CANCELLED';
       return;
     }
-    const source = this.store.getQueueByArn(task.sourceArn);
+    const source = this.store.getQueueByArn(move.sourceArn);
     if (!source) {
-      this.fail(task, 'AWS.SimpleQueueService.NonExistentQueue');
+      this.fail(move, 'AWS.SimpleQueueService.NonExistentQueue');
       return;
     }
-    const batch = task.rate ? Math.max(1, Math.ceil(task.rate / 10)) : DEFAULT_BATCH;
+    const batch = move.rate ? Math.max(1, Math.ceil(move.rate / 10)) : DEFAULT_BATCH;
     for (let i = 0; i < batch; i++) {
-      if (task.moved >= task.toMove) break;
+      if (move.moved >= move.toMove) break;
       const [received] = source.dequeue(1, 30);
       if (!received) break;
       const msg = source.inflightMessages.get(received.ReceiptHandle)?.message;
       if (!msg) continue;
-      const destination = this.destinationFor(task, msg);
+      const destination = this.destinationFor(move, msg);
       if (typeof destination === 'string') {
         // Leave the message where it is: make it visible again for a later attempt.
         source.changeVisibility(received.ReceiptHandle, 0);
-        this.fail(task, destination);
+        this.fail(move, destination);
         return;
       }
       const copy = this.Store.createMessage(
@@ -354,35 +354,35 @@ class MoveTasks {
       if (destination.isFifo()) copy.sequenceNumber = destination.nextSequenceNumber();
       destination.enqueue(copy);
       source.deleteMessage(received.ReceiptHandle);
-      task.moved++;
+      move.moved++;
     }
     const visible = Number(source.getAttribute('ApproximateNumberOfMessages') ?? 0);
-    if (task.moved >= task.toMove || visible === 0) {
-      task.status = 'COMPLETED';
+    if (move.moved >= move.toMove || visible === 0) {
+      move.status = 'COMPLETED';
       return;
     }
-    this.schedule(task, task.rate ? (batch * 1000) / task.rate : 0);
+    this.schedule(move, move.rate ? (batch * 1000) / move.rate : 0);
   }
 
   /** The destination queue, or a failure reason when the original source cannot be found. */
-  private destinationFor(task: MoveTask, msg: FxMessage): FxQueue | string {
-    if (task.destinationArn) {
+  private destinationFor(move: MoveTask, msg: FxMessage): FxQueue | string {
+    if (move.destinationArn) {
       return (
-        this.store.getQueueByArn(task.destinationArn) ?? 'AWS.SimpleQueueService.NonExistentQueue'
+        this.store.getQueueByArn(move.destinationArn) ?? 'AWS.SimpleQueueService.NonExistentQueue'
       );
     }
     const origin = this.deadLetteredFrom.get(msg);
     if (origin)
       return this.store.getQueueByArn(origin) ?? 'AWS.SimpleQueueService.NonExistentQueue';
     // Sent straight to the DLQ: only unambiguous if a single queue dead-letters into it.
-    const sources = this.sourcesOf(task.sourceArn);
+    const sources = this.sourcesOf(move.sourceArn);
     if (sources.length === 1) return sources[0]!;
     return 'Cannot determine the original source queue of a message; specify DestinationArn.';
   }
 
-  private fail(task: MoveTask, reason: string): void {
-    task.status = 'FAILED';
-    task.failureReason = reason;
+  private fail(move: MoveTask, reason: string): void {
+    move.status = 'FAILED';
+    move.failureReason = reason;
   }
 
   private list(body: Record<string, unknown>) {
@@ -403,7 +403,7 @@ class MoveTasks {
     const tasks = (this.bySource.get(sourceArn) ?? []).slice(0, max as number);
     return {
       Results: tasks.map((t) => ({
-        // AWS only reveals the handle while the task can still be cancelled.
+        // AWS only reveals the handle while the move can still be cancelled.
         ...(t.status === 'RUNNING' ? { TaskHandle: t.handle } : {}),
         Status: t.status,
         SourceArn: t.sourceArn,
@@ -419,23 +419,23 @@ class MoveTasks {
 
   private cancel(body: Record<string, unknown>) {
     const handle = body.TaskHandle;
-    const task =
+    const move =
       typeof handle === 'string'
         ? [...this.bySource.values()].flat().find((t) => t.handle === handle)
         : undefined;
-    if (!task) {
+    if (!move) {
       throw new AwsSqsError('ResourceNotFoundException', 'Task does not exist.');
     }
-    if (task.status !== 'RUNNING') {
+    if (move.status !== 'RUNNING') {
       throw new AwsSqsError(
         'UnsupportedOperation',
-        `Task cannot be cancelled in its current status ${task.status}. Only a task with status RUNNING can be cancelled.`,
+        `Task cannot be cancelled in its current status ${move.status}. Only a task with status RUNNING can be cancelled.`,
       );
     }
-    task.status = 'CANCELLING';
+    move.status = 'CANCELLING';
     // The running step notices and settles to CANCELLED; reschedule so that happens at once.
-    clearTimeout(task.timer);
-    this.schedule(task, 0);
-    return { ApproximateNumberOfMessagesMoved: task.moved };
+    clearTimeout(move.timer);
+    this.schedule(move, 0);
+    return { ApproximateNumberOfMessagesMoved: move.moved };
   }
 }

@@ -1,5 +1,5 @@
 // SSM Parameter Store emulator: the subset of the AWS JSON 1.1 protocol the functions and
-// Powertools Parameters use. No npm emulator exists for it (STACK.md), so it lives here.
+// Powertools Parameters use. No npm package emulates it, so it lives here.
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

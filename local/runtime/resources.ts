@@ -19,7 +19,7 @@ export interface LocalParameterValues {
   orphanGraceSeconds: string;
 }
 
-/** Local values, from the env vars of CONTRACTS §5 or their local defaults. */
+/** Local values, from their env vars (README "Local stack") or their local defaults. */
 export function localParameterValues(
   citrusUrl: string,
   env: NodeJS.ProcessEnv = process.env,

@@ -40,7 +40,7 @@ export class CitrusUnavailableError extends TransientError {
   override readonly name = 'CitrusUnavailableError';
 }
 
-/** Citrus HTTP client (CONTRACTS §3). Never logs or throws the key or a connection string. */
+/** Citrus HTTP client (register, shard details, shard health). Never logs or throws the key or a connection string. */
 export class CitrusClient {
   readonly #options: CitrusClientOptions;
 

@@ -29,7 +29,7 @@ export interface ConfigSourceOptions {
 }
 
 /**
- * Reads every parameter of CONTRACTS §6 in one GetParameters call through Powertools
+ * Reads every SSM parameter of the stage (`PARAMETERS`) in one GetParameters call through Powertools
  * Parameters, which caches them for `maxAgeSeconds`. SecureStrings are decrypted and wrapped
  * in Secret at once so they cannot reach a log line.
  */

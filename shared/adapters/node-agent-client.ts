@@ -37,7 +37,7 @@ export class NodeAgentError extends Error {
 }
 
 /**
- * Node agent API v1 client (CONTRACTS §4): every request HMAC-signed with the current key.
+ * Node agent API v1 client (docs/node-agent-api.md): every request HMAC-signed with the current key.
  * Requests go through the keep-alive agents of http.ts, so a fan-out reuses sockets per node.
  */
 export class NodeAgentClient {

@@ -128,7 +128,7 @@ function unionSchema(): JsonSchema {
     $id: `${ID_PREFIX}${UNION_FILE}`,
     title: 'shard-control message (v1)',
     description:
-      'Any shard-control SQS message body (CONTRACTS §1); `type` selects the variant. A body that does not validate is poison: moved to the DLQ, never retried.',
+      'Any shard-control SQS message body; `type` selects the variant. A body that does not validate is poison: moved to the DLQ, never retried.',
   };
 }
 

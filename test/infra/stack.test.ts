@@ -484,7 +484,7 @@ describe('outputs and producer policy', () => {
   });
 });
 
-describe('reconciliation (flow 3) in the stack', () => {
+describe('reconciliation in the stack', () => {
   const policyOf = (roleFragment: string) =>
     Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleFragment))

@@ -1,4 +1,4 @@
-// Flow 4 on the local stack: shard.converge jobs sent directly (as `npm run send` or the
+// Shard convergence on the local stack: shard.converge jobs sent directly (as `npm run send` or the
 // operator would), the bundled converge-shard function, real node agents. Orphans wait out
 // the grace period; one shard is never converged by two jobs at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

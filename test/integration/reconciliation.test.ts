@@ -1,4 +1,4 @@
-// Flow 3 + 4 on the local stack (bundled handlers, real SDK, real HTTP): sweeps find drift and
+// Reconciliation (sweeps and convergence) on the local stack (bundled handlers, real SDK, real HTTP): sweeps find drift and
 // convergence jobs repair it. Sweeps are fired one at a time through the stack's scheduler
 // (the template's schedule -> the reconcile-sweep function), so "within N sweeps" is counted,
 // not timed; one test runs the scheduler on its own timer. One stack for the file.

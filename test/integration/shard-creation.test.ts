@@ -1,4 +1,4 @@
-// Flow 1 on the local stack (bundled handlers, real SDK, real HTTP): schema on every node,
+// Shard creation on the local stack (bundled handlers, real SDK, real HTTP): schema on every node,
 // poison straight to the DLQ, an offline node never fails the message. One stack for the
 // file; each test uses its own business locations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Flow 2 on the local stack (issue 4): a burst with duplicates ends with every store monitored
+// The workspace lifecycle on the local stack: a burst with duplicates ends with every store monitored
 // on every node of its shard; a delete that overtakes its create wins; a workspace that
 // arrives before its location's shard.create waits as pending_placement, then gets placed.
 // One stack for the file; each test uses its own workspaces (and locations where needed).
