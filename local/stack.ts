@@ -201,7 +201,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     ] as const);
     for (const e of emulators) if (e.status === 'fulfilled') cleanups.push(() => e.value.stop());
     const failed = emulators.find((e) => e.status === 'rejected');
-    if (failed) throw new Error(`starting the emulators failed: ${String(failed.reason)}`);
+    if (failed)
+      throw new Error(`starting the emulators failed: ${String(failed.reason)}`, {
+        cause: failed.reason,
+      });
     const [sqsEmu, ddbEmu, ssmEmu] = emulators.map(
       (e) => (e as PromiseFulfilledResult<unknown>).value,
     ) as [SqsEmulator, DynamoDbEmulator, SsmEmulator];

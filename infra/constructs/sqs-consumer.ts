@@ -36,11 +36,8 @@ export interface SqsConsumerProps {
   readonly stage: string;
   /** Short function name, e.g. `shard-creation`; also the Powertools service name. */
   readonly functionName: string;
-  /**
-   * The queue to consume: a contract queue name (the construct then creates the queue + DLQ)
-   * or an existing `QueueWithDlq` (created earlier so producers could deploy before the function).
-   */
-  readonly queue: QueueName | QueueWithDlq;
+  /** The queue pair to consume (its visibility timeout must be 6x the function timeout). */
+  readonly queue: QueueWithDlq;
   readonly table: dynamodb.ITable;
   /** GSIs the function queries (grants are per index, no wildcard). @default none */
   readonly tableIndexNames?: readonly string[];
@@ -48,8 +45,6 @@ export interface SqsConsumerProps {
   readonly entry?: string;
   /** @default 30 seconds */
   readonly timeout?: Duration;
-  /** Only when the construct creates the queue. @default 6x timeout */
-  readonly visibilityTimeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
   /** @default 10 */
@@ -62,11 +57,9 @@ export interface SqsConsumerProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** For the log group (and the queues when created here). @default RETAIN for the log group */
+  /** For the log group. @default RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   readonly alarmTopic?: sns.ITopic;
-  /** Only when the construct creates the queue. @default 15 minutes */
-  readonly oldestMessageAgeThreshold?: Duration;
 }
 
 const fail = (name: string, message: string): never => {
@@ -106,26 +99,7 @@ export class SqsConsumer extends Construct {
     }
     const minVisibility = timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR;
 
-    if (props.queue instanceof QueueWithDlq) {
-      if (props.visibilityTimeout || props.oldestMessageAgeThreshold) {
-        fail(
-          name,
-          'visibilityTimeout/oldestMessageAgeThreshold belong to the attached QueueWithDlq',
-        );
-      }
-      this.queues = props.queue;
-    } else {
-      const visibility = props.visibilityTimeout ?? Duration.seconds(minVisibility);
-      checkVisibility(name, visibility, minVisibility);
-      this.queues = new QueueWithDlq(this, 'Queues', {
-        stage: props.stage,
-        queueName: props.queue,
-        visibilityTimeout: visibility,
-        oldestMessageAgeThreshold: props.oldestMessageAgeThreshold,
-        alarmTopic: props.alarmTopic,
-        removalPolicy: props.removalPolicy,
-      });
-    }
+    this.queues = props.queue;
     checkVisibility(name, this.queues.visibilityTimeout, minVisibility);
 
     const parts = createLambdaFunction(this, {

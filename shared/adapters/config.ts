@@ -57,6 +57,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
     } catch (error) {
       throw new ConfigError(
         `could not read SSM parameters under ${prefix}: ${(error as Error).name}`,
+        { cause: error },
       );
     }
     const fingerprint = JSON.stringify(values);
@@ -110,6 +111,7 @@ function parseSigningKeys(raw: string, name: string): SigningKeys {
   try {
     json = JSON.parse(raw);
   } catch {
+    // No cause on purpose: JSON.parse's message quotes the text, here a secret.
     throw new ConfigError(`SSM parameter ${name} is not valid JSON`);
   }
   const parsed = SigningKeysSchema.safeParse(json);

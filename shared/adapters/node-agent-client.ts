@@ -31,8 +31,9 @@ export class NodeAgentError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -144,7 +145,9 @@ export class NodeAgentClient {
     try {
       response = await sendJson(request);
     } catch (error) {
-      throw error instanceof HttpError ? new NodeAgentError(error.message, error.status) : error;
+      throw error instanceof HttpError
+        ? new NodeAgentError(error.message, error.status, { cause: error })
+        : error;
     }
     // DELETE of an absent resource answers 404 with a result word: that is success.
     const answered =
@@ -152,7 +155,7 @@ export class NodeAgentClient {
       (notFoundIsAnswer && response.status === 404);
     if (!answered) {
       const error = statusError(request, response);
-      throw new NodeAgentError(error.message, response.status);
+      throw new NodeAgentError(error.message, response.status, { cause: error });
     }
     const parsed = schema.safeParse(response.json);
     if (!parsed.success) {

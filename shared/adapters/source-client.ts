@@ -226,6 +226,7 @@ export class SourceClient {
       return parsed.data;
     } catch (error) {
       if (error instanceof HttpError) {
+        // No cause: the message is scrubbed, the raw error may quote a body that echoes the token.
         const message = scrub(`Source ${operation} failed: ${error.message}`);
         if (error.retryable) throw new SourceUnavailableError(message);
         if (error.status === 401 || error.status === 403) {
