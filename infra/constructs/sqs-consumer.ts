@@ -8,7 +8,7 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENV, type QueueName } from '../../shared/contracts/names.ts';
+import { ENV } from '../../shared/contracts/names.ts';
 import { markResource, physicalName } from '../naming.ts';
 import {
   createLambdaFunction,
@@ -16,7 +16,7 @@ import {
   metricsNamespace,
   validateFunctionProps,
 } from './lambda-function.ts';
-import { QueueWithDlq } from './queue-with-dlq.ts';
+import type { QueueWithDlq } from './queue-with-dlq.ts';
 
 export { metricsNamespace } from './lambda-function.ts';
 

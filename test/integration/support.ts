@@ -17,6 +17,7 @@ import {
   type LocalStackOptions,
   startLocalStack,
 } from '../../local/stack.ts';
+import { keys, shardPartition } from '../../shared/store/schema.ts';
 
 /** Every port of the stack ephemeral: tests never collide with `npm start` or each other. */
 export const EPHEMERAL = EPHEMERAL_PORTS;
@@ -203,14 +204,17 @@ export interface LocationRef {
 export const locationRecord = (stack: LocalStack, l: LocationRef) =>
   getItem<{ status: string; shardId?: string; shardKey?: string }>(
     stack,
-    `LOC#${l.businessId}#${l.locationId}`,
+    keys.location(l.businessId, l.locationId).pk,
   );
 
 export const workspaceRecord = (stack: LocalStack, workspaceId: string) =>
-  getItem<{ status: string; shardId?: string; lastEventAt: string }>(stack, `WS#${workspaceId}`);
+  getItem<{ status: string; shardId?: string; lastEventAt: string }>(
+    stack,
+    keys.workspace(workspaceId).pk,
+  );
 
 export const nodeRecords = (stack: LocalStack, shardId: string) =>
-  queryPartition(stack, `SHARD#${shardId}`, 'NODE#');
+  queryPartition(stack, shardPartition.pk(shardId), shardPartition.nodes);
 
 export const schemaKeyOf = (l: LocationRef) => `${l.businessId}#${l.locationId}`;
 export const schemaPath = (l: LocationRef) =>
