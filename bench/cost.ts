@@ -1,8 +1,8 @@
 // The cost model: what one message of each kind costs through the real handlers (imported
 // in-process, one record per invocation, after a warm-up): DynamoDB requests by operation
 // (SDK middleware on the functions' own client), Citrus and node agent requests (counted by the
-// simulators), and the function thread's busy time. DynamoDB and the fleet run on worker
-// threads, so the busy time is the function's own work, as it would be in Lambda.
+// simulators), and the function thread's CPU time. DynamoDB and the fleet run on worker
+// threads, so that CPU time is the function's own work, as it would be in Lambda.
 import { once } from 'node:events';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -15,6 +15,7 @@ import { createEnvelope } from '../shared/contracts/producer.ts';
 import { createStateTable, localDynamoDb } from '../test/support/table.ts';
 import { type Benchmark, round, table } from './benchmark.ts';
 import { startRemoteDynamoDb } from './support/remote.ts';
+import { threadCpuMs } from './support/thread-cpu.ts';
 
 /** DynamoDB requests per message (issue targets); the other figures are reported. */
 export const TARGETS: Record<string, number> = {
@@ -197,9 +198,9 @@ export const cost: Benchmark<CostResult> = {
         const before = await fleet.stats();
         let busy = 0;
         for (const one of send) {
-          const elu = performance.eventLoopUtilization();
+          const cpu = threadCpuMs();
           await one();
-          busy += performance.eventLoopUtilization(elu).active;
+          busy += threadCpuMs() - cpu;
         }
         const after = await fleet.stats();
         const n = send.length;
