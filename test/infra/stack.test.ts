@@ -247,7 +247,6 @@ describe('functions', () => {
           POWERTOOLS_SERVICE_NAME: consumer.functionName,
           POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
           POWERTOOLS_LOG_LEVEL: 'INFO',
-          NODE_OPTIONS: '--enable-source-maps',
           ...Object.fromEntries(
             (consumer.sendsTo ?? []).map((q) => [
               `${q.toUpperCase().replace(/-/g, '_')}_QUEUE_URL`,
@@ -493,7 +492,6 @@ describe('reconciliation (flow 3) in the stack', () => {
         POWERTOOLS_SERVICE_NAME: 'reconcile-sweep',
         POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
         POWERTOOLS_LOG_LEVEL: 'INFO',
-        NODE_OPTIONS: '--enable-source-maps',
       },
     });
     const statements = policyOf('ReconcileRole');
