@@ -41,9 +41,9 @@ export interface FunctionResult {
   gzipKiB: number;
   /** Everything Lambda would receive (the bundle plus its source map). */
   assetBytes: number;
-  /** As deployed: NODE_OPTIONS from the template (`--enable-source-maps`). */
+  /** As deployed: with the template's NODE_OPTIONS, if it sets any. */
   load: LoadStats;
-  /** Same bundle without NODE_OPTIONS, to show what source-map support costs at load. */
+  /** Same bundle without NODE_OPTIONS, to show what flags such as `--enable-source-maps` cost. */
   loadWithoutNodeOptions: LoadStats;
   nodeOptions: string | undefined;
   sizePass: boolean;

@@ -15,6 +15,10 @@ export const LAMBDA_BUNDLE = {
   target: 'node20',
   mainFields: ['module', 'main'],
   minify: true,
+  // A separate index.mjs.map, linked from the bundle's last line (an inline map is MBs more for
+  // Node to read at import). Functions run without `--enable-source-maps`, which parses the map
+  // at every cold start; the logger maps stacks with it on the first logged error instead
+  // (shared/lambda/source-maps.ts).
   sourcemap: true,
   banner: ESM_REQUIRE_BANNER,
   alias: {

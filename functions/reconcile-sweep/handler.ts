@@ -7,7 +7,7 @@ import { createEnvelope, ShardControlProducer } from '../../shared/contracts/pro
 import { runSweep } from '../../shared/domain/sweep.ts';
 import { runtime, stores } from '../../shared/lambda/clients.ts';
 import { requireEnv } from '../../shared/lambda/env.ts';
-import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
+import { logger, MetricUnit, mapStackOnError, metrics } from '../../shared/lambda/observability.ts';
 
 /** Paging Citrus stops when less Lambda time than this is left; the next sweep resumes. */
 const RESERVE_MS = 15_000;
@@ -53,4 +53,5 @@ export const handler = middy(async (_event: unknown, context: Context) => {
   return result;
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .use(mapStackOnError());

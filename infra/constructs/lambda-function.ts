@@ -112,7 +112,6 @@ export function createLambdaFunction(
     POWERTOOLS_SERVICE_NAME: name,
     POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(props.stage),
     POWERTOOLS_LOG_LEVEL: 'INFO',
-    NODE_OPTIONS: '--enable-source-maps',
   };
   for (const key of Object.keys(props.environment ?? {})) {
     if (key in reserved)

@@ -15,7 +15,7 @@ import { errorMessage, isPermanent } from '../domain/errors.ts';
 import { KeyedSerializer } from '../domain/pool.ts';
 import { retryVisibilitySeconds } from '../domain/retry.ts';
 import { requireEnv } from './env.ts';
-import { logger, MetricUnit, metrics } from './observability.ts';
+import { logger, MetricUnit, mapStackOnError, metrics } from './observability.ts';
 
 export interface SqsConsumerOptions<M extends Message> {
   /** Message types this queue carries; anything else is poison. */
@@ -139,7 +139,8 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
       ),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(mapStackOnError());
 
   return handler;
 }

@@ -77,7 +77,6 @@ describe('SqsConsumer', () => {
           POWERTOOLS_SERVICE_NAME: 'shard-creation',
           POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/test',
           POWERTOOLS_LOG_LEVEL: 'INFO',
-          NODE_OPTIONS: '--enable-source-maps',
           EXTRA: 'yes',
         },
       },

@@ -283,7 +283,6 @@ describe('functions', () => {
           POWERTOOLS_SERVICE_NAME: consumer.functionName,
           POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
           POWERTOOLS_LOG_LEVEL: 'INFO',
-          NODE_OPTIONS: '--enable-source-maps',
           RETRY_BASE_SECONDS: '30',
         },
       });
@@ -526,7 +525,6 @@ describe('reconciliation in the stack', () => {
         POWERTOOLS_SERVICE_NAME: 'reconcile-sweep',
         POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/dev',
         POWERTOOLS_LOG_LEVEL: 'INFO',
-        NODE_OPTIONS: '--enable-source-maps',
         RETRY_BASE_SECONDS: '30',
       },
     });
