@@ -26,7 +26,20 @@ export const PARAMETERS = {
   fullVerifyEvery: { name: 'reconcile/full-verify-every', secure: false, default: '12' },
   errorAfterFailures: { name: 'reconcile/error-after-failures', secure: false, default: '5' },
   reconcileEnabled: { name: 'reconcile/enabled', secure: false, default: 'true' },
-} as const satisfies Record<string, { name: string; secure: boolean; default?: string }>;
+  // Absent or empty: source reconciliation is off. The token is only read when the url is set.
+  sourceUrl: { name: 'source/url', secure: false, optional: true },
+  sourceToken: { name: 'source/token', secure: true, optional: true },
+  sourceFullSyncEvery: { name: 'source/full-sync-every', secure: false, default: '12' },
+  sourceDeleteGraceSeconds: {
+    name: 'source/delete-grace-seconds',
+    secure: false,
+    default: '3600',
+  },
+  sourceMaxDeletes: { name: 'source/max-deletes', secure: false, default: '100' },
+} as const satisfies Record<
+  string,
+  { name: string; secure: boolean; default?: string; optional?: boolean }
+>;
 export type ParameterKey = keyof typeof PARAMETERS;
 
 export const tableName = (stage: string) => `shard-control-${stage}`;
@@ -40,4 +53,6 @@ export const ENV = {
   sourceQueueUrl: 'SOURCE_QUEUE_URL',
   dlqUrl: 'DLQ_URL',
   convergenceQueueUrl: 'CONVERGENCE_QUEUE_URL',
+  shardCreationQueueUrl: 'SHARD_CREATION_QUEUE_URL',
+  workspaceLifecycleQueueUrl: 'WORKSPACE_LIFECYCLE_QUEUE_URL',
 } as const;
