@@ -5,7 +5,14 @@ import { REPO_ROOT } from '../local/runtime/lambda-pool.ts';
 import type { Faults } from '../local/simulators/faults.ts';
 import { type LocalStack, startLocalStack } from '../local/stack.ts';
 
-export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
+export const EPHEMERAL = {
+  sqs: 0,
+  dynamodb: 0,
+  ssm: 0,
+  citrus: 0,
+  source: 0,
+  firstNode: 0,
+} as const;
 /** Function logs of the benchmark stacks (bench/results/ holds results only). */
 export const BENCH_LOG = join(REPO_ROOT, '.local', 'logs', 'bench-local-stack.log');
 
@@ -30,6 +37,8 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<LocalSta
     },
     // The benchmarks measure the event flow; a sweep in the middle would only add noise.
     reconcileIntervalSeconds: 3600,
+    // Nor a source sync: benchmark events bypass the management server.
+    sourceSyncIntervalSeconds: 3600,
     // Empty env: port/fault env vars of the caller's shell must not leak into a benchmark.
     env: {},
   });

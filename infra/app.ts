@@ -47,6 +47,8 @@ export function buildApp(opts: BuildAppOptions): { app: cdk.App; stack: ShardCon
     citrusUrl: optionalString(app, 'citrusUrl'),
     alarmEmail: optionalString(app, 'alarmEmail'),
     reconcileRateMinutes: optionalInteger(app, 'reconcileRateMinutes'),
+    sourceSyncRateMinutes: optionalInteger(app, 'sourceSyncRateMinutes'),
+    sourceUrl: optionalString(app, 'sourceUrl'),
   });
   // cdk-nag 3 runs as a validation plugin: an unacknowledged finding fails synthesis.
   cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

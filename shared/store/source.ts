@@ -62,6 +62,11 @@ export class SourceStore implements SourceStateStore {
     return this.table.get<SourceSyncSummary & { lastSuccessAt?: string }>(keys.sourceLast());
   }
 
+  /** Summaries of recent runs (kept a week), oldest first. */
+  history() {
+    return this.table.queryPrefix<SourceSyncSummary>(sourcePartition.pk, '#');
+  }
+
   async writeSummary(summary: SourceSyncSummary) {
     const ok = summary.errors.length === 0;
     const finished = new Date(summary.finishedAt);

@@ -7,7 +7,7 @@ import { LOCAL } from '../../local/defaults.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { dlqName, QUEUES } from '../../shared/contracts/names.ts';
 
-const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 };
+const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, source: 0, firstNode: 0 };
 
 const isBound = (url: string) =>
   new Promise<boolean>((resolve) => {
@@ -50,7 +50,7 @@ describe('local stack smoke test', () => {
 
   it('creates the table with TTL and preloads the local parameters', async () => {
     const table = await stack.ddb.send(new DescribeTableCommand({ TableName: stack.tableName }));
-    expect(table.Table?.GlobalSecondaryIndexes?.length).toBe(2);
+    expect(table.Table?.GlobalSecondaryIndexes?.length).toBe(3);
     const ttl = await stack.ddb.send(new DescribeTimeToLiveCommand({ TableName: stack.tableName }));
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt');
     const get = async (name: string) =>

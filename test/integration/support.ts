@@ -14,7 +14,14 @@ import type { NodeAgentSimulator } from '../../local/simulators/node-agent.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
 
 /** Every port of the stack ephemeral: tests never collide with `npm start` or each other. */
-export const EPHEMERAL = { sqs: 0, dynamodb: 0, ssm: 0, citrus: 0, firstNode: 0 } as const;
+export const EPHEMERAL = {
+  sqs: 0,
+  dynamodb: 0,
+  ssm: 0,
+  citrus: 0,
+  source: 0,
+  firstNode: 0,
+} as const;
 
 /** Function env for stacks under test: a failed record comes back after 1 s, 2 s, 4 s ... */
 export const FAST_RETRY_ENV = { RETRY_BASE_SECONDS: '1' } as const;
@@ -33,14 +40,17 @@ export const FASTER_RETRY_ENV = { RETRY_BASE_SECONDS: '0.5' } as const;
 export const NO_SWEEP_SECONDS = 3600;
 
 /**
- * A local stack for one test file: ephemeral ports, logs to a file, no timed sweep (tests fire
- * sweeps themselves), 3 shards x 3 nodes, fast retries; `overrides` change any of it.
+ * A local stack for one test file: ephemeral ports, logs to a file, no timed sweep or source
+ * sync (tests fire them themselves: the events they send directly are unknown to the management
+ * server, whose full snapshots would otherwise see them as deleted), 3 shards x 3 nodes, fast
+ * retries; `overrides` change any of it.
  */
 export function startTestStack(overrides: LocalStackOptions = {}): Promise<LocalStack> {
   return startLocalStack({
     ports: EPHEMERAL,
     log: 'quiet',
     reconcileIntervalSeconds: NO_SWEEP_SECONDS,
+    sourceSyncIntervalSeconds: NO_SWEEP_SECONDS,
     fleet: { shards: 3, nodesPerShard: 3 },
     functionEnv: FAST_RETRY_ENV,
     ...overrides,
@@ -229,6 +239,7 @@ export const stackUrls = (stack: LocalStack) => [
   stack.endpoints.dynamodb,
   stack.endpoints.ssm,
   ...(stack.fleet ? [stack.endpoints.citrus, ...stack.endpoints.nodes] : []),
+  ...(stack.managementServer ? [stack.managementServer.url] : []),
 ];
 
 /** Stops the stack and throws if any of its ports is still bound afterwards. */
