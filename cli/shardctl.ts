@@ -19,6 +19,7 @@ import {
   setScheduleState,
   shardStatus,
 } from './shardctl/operations.ts';
+import { runSourceCommand, SOURCE_USAGE } from './shardctl/source-command.ts';
 import { createTarget } from './shardctl/target.ts';
 
 const USAGE = `shardctl <command> [--stage <stage> | --local]
@@ -38,6 +39,7 @@ const USAGE = `shardctl <command> [--stage <stage> | --local]
   lease clear <shardId>                    drop a convergence lease (a stale one also expires by itself)
   keys rotate --key-id <id> [--secret-file F] [--grace-hours 24]
                                            new node signing key; the old one stays valid for the grace period
+${SOURCE_USAGE}
 
 DLQs: ${DLQS.join(', ')}`;
 
@@ -163,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
     default:
       break;
   }
+  if (command === 'source') return runSourceCommand(target, sub, values['dry-run'] === true, print);
   if (command === 'converge') {
     const shards = [sub, ...rest].filter((s): s is string => Boolean(s));
     if (!shards.length) throw new Error(`missing the shard id\n\n${USAGE}`);

@@ -56,6 +56,8 @@ export interface SourceSyncSettings extends DeletionSettings {
   clock?: () => Date;
 }
 
+const FIRST_UPDATED_SINCE = new Date(0).toISOString();
+
 interface Step {
   full: boolean;
   listing: SourceCursor['listing'];
@@ -84,17 +86,20 @@ export async function runSourceSync(
   const state = await ports.state.get();
   const runCount = state.runCount + 1;
   const resume = state.cursor;
-  // Without an asOf there is nothing to list incrementally from: start with everything.
+  // Without an asOf nothing is known yet: start with everything.
   const full = resume
     ? resume.full
     : state.asOf === undefined || runCount % settings.fullSyncEvery === 0;
   const errors: string[] = [];
-  const steps: Step[] = [];
-  if (state.asOf !== undefined || resume?.full === false) {
-    steps.push({ full: false, listing: 'locations' }, { full: false, listing: 'workspaces' });
-  }
+  const steps: Step[] = [
+    { full: false, listing: 'locations' },
+    { full: false, listing: 'workspaces' },
+  ];
   if (full) steps.push({ full: true, listing: 'locations' }, { full: true, listing: 'workspaces' });
-  const updatedSince = resume?.updatedSince ?? (state.asOf ? nextUpdatedSince(state.asOf) : '');
+  // The first run lists every change the source still keeps, deletions included: a full
+  // snapshot alone would see a missed deletion only as absence (grace period, safety cap).
+  const updatedSince =
+    resume?.updatedSince ?? (state.asOf ? nextUpdatedSince(state.asOf) : FIRST_UPDATED_SINCE);
 
   const collected = await list(ports, settings, steps, updatedSince, resume, errors);
 
@@ -141,12 +146,7 @@ export async function runSourceSync(
 
   // The next incremental listing starts from the earliest asOf of this pass, and only once
   // every listed change has been sent on: otherwise the same window is listed again.
-  // A first run has no incremental listing: its full snapshot is where the next one starts.
-  const bases = steps.some((s) => !s.full)
-    ? collected.incrementalAsOf
-    : collected.fullAsOf
-      ? [collected.fullAsOf]
-      : [];
+  const bases = collected.incrementalAsOf;
   const advance = collected.complete && errors.length === 0 && bases.length > 0;
   const asOf = advance ? [...bases].sort()[0] : undefined;
   const finished = clock();
