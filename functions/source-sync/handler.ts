@@ -6,6 +6,7 @@ import { ConfigError, type SourceConfig } from '../../shared/adapters/config.ts'
 import { SourceClient } from '../../shared/adapters/source-client.ts';
 import { ENV } from '../../shared/contracts/names.ts';
 import { ShardControlProducer } from '../../shared/contracts/producer.ts';
+import { SOURCE_PAGE_MAX } from '../../shared/contracts/source.ts';
 import { runSourceSync } from '../../shared/domain/source-sync-run.ts';
 import { runtime, stores } from '../../shared/lambda/clients.ts';
 import { requireEnv } from '../../shared/lambda/env.ts';
@@ -83,6 +84,8 @@ export const handler = middy(async (_event: unknown, context: Context) => {
       deleteGraceSeconds: source.deleteGraceSeconds,
       maxDeletes: source.maxDeletes,
       reserveMs: RESERVE_MS,
+      // Fewer, larger pages: a full snapshot of a large fleet is a few hundred requests.
+      pageSize: SOURCE_PAGE_MAX,
     },
   );
   metrics.addMetric('SourceSyncDuration', MetricUnit.Milliseconds, summary.durationMs);
