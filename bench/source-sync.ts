@@ -56,11 +56,15 @@ const location = (i: number) => ({
   locationId: `loc-${i}`,
   businessType: 'restaurant',
 });
-const workspace = (i: number) => ({
-  workspaceId: `ws-${String(i).padStart(6, '0')}`,
-  userId: `user-${i}`,
-  ...location(i % LOCATIONS),
-});
+const workspace = (i: number) => {
+  const { businessId, locationId } = location(i % LOCATIONS);
+  return {
+    workspaceId: `ws-${String(i).padStart(6, '0')}`,
+    userId: `user-${i}`,
+    businessId,
+    locationId,
+  };
+};
 
 async function seed(client: DynamoDBClient) {
   const items: Array<Record<string, unknown>> = [];

@@ -223,7 +223,10 @@ export interface SweepSummary {
 
 /** Where a source-sync run stopped listing when its time ran out; the next run resumes there. */
 export interface SourceCursor {
+  /** The run was a full one (it lists everything after its incremental listings). */
   full: boolean;
+  /** The listing being resumed is the full one (else an incremental one). */
+  snapshot?: boolean;
   listing: 'locations' | 'workspaces';
   cursor: string;
   /** asOf of the listing being resumed. */

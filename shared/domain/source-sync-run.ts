@@ -101,7 +101,7 @@ export async function runSourceSync(
   const updatedSince =
     resume?.updatedSince ?? (state.asOf ? nextUpdatedSince(state.asOf) : FIRST_UPDATED_SINCE);
 
-  const collected = await list(ports, settings, steps, updatedSince, resume, errors);
+  const collected = await list(ports, settings, { full, steps, updatedSince }, resume, errors);
 
   let plan: SyncPlan | FullSnapshotPlan;
   let memory: AbsenceMemory | undefined;
@@ -179,11 +179,11 @@ export async function runSourceSync(
 async function list(
   ports: SourceSyncPorts,
   settings: SourceSyncSettings,
-  steps: readonly Step[],
-  updatedSince: string,
+  run: { full: boolean; steps: readonly Step[]; updatedSince: string },
   resume: SourceCursor | undefined,
   errors: string[],
 ): Promise<Collected> {
+  const { steps, updatedSince } = run;
   const collected: Collected = {
     locations: [],
     workspaces: [],
@@ -195,7 +195,8 @@ async function list(
   const shouldStop = () => ports.remainingMs() < settings.reserveMs;
   let start = 0;
   if (resume) {
-    start = steps.findIndex((s) => s.full === resume.full && s.listing === resume.listing);
+    const snapshot = resume.snapshot === true;
+    start = steps.findIndex((s) => s.full === snapshot && s.listing === resume.listing);
     if (start < 0) start = 0;
   }
   let fullSteps = 0;
@@ -228,7 +229,8 @@ async function list(
     if (!result.complete) {
       if (result.nextCursor) {
         collected.cursor = {
-          full: step.full,
+          full: run.full,
+          ...(step.full ? { snapshot: true } : {}),
           listing: step.listing,
           cursor: result.nextCursor,
           asOf: result.asOf,
