@@ -30,6 +30,8 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<LocalSta
     },
     // The benchmarks measure the event flow; a sweep in the middle would only add noise.
     reconcileIntervalSeconds: 3600,
+    // Nor a source sync: benchmark events bypass the management server.
+    sourceSyncIntervalSeconds: 3600,
     // Empty env: port/fault env vars of the caller's shell must not leak into a benchmark.
     env: {},
   });

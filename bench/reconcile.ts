@@ -6,8 +6,7 @@
 // 3. a 50-node shard with 5 nodes down vs a 1-node shard, at the function's node parallelism
 //    and one node after another; and the same HTTP alone against bare servers (the floor);
 //    the function thread's CPU time per extra live node; a quiet re-convergence's requests.
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LOCAL } from '../local/defaults.ts';
 import { startCitrus } from '../local/simulators/citrus.ts';
 import { startNodeAgent } from '../local/simulators/node-agent.ts';
@@ -24,6 +23,7 @@ import { createStores, type TableStores } from '../shared/store/index.ts';
 import { keys, WORK, workEntry } from '../shared/store/schema.ts';
 import { createStateTable, localDynamoDb } from '../test/support/table.ts';
 import { type Benchmark, round, table } from './benchmark.ts';
+import { batchWrite as batchWriteItems, countRequests } from './support/dynamodb.ts';
 import { startBareNodes, startRemoteDynamoDb, startRemoteNodes } from './support/remote.ts';
 import { threadCpuMs } from './support/thread-cpu.ts';
 
@@ -89,44 +89,8 @@ export interface ReconcileResult {
   httpFloor: { oneNodeMs: number; fleetMs: number; ratio: number };
 }
 
-/** Counts every DynamoDB API call the client sends, by operation. */
-function countRequests(client: DynamoDBClient) {
-  const counts = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
-      counts.set(op, (counts.get(op) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'benchRequestCounter' },
-  );
-  return {
-    reset: () => counts.clear(),
-    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
-    byOperation: () => Object.fromEntries(counts),
-  };
-}
-
-async function batchWrite(client: DynamoDBClient, items: Array<Record<string, unknown>>) {
-  const chunks: Array<Array<Record<string, unknown>>> = [];
-  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-  // A few writers at once: seeding is setup, not what is measured.
-  let next = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      let requests = chunks[next++]!.map((item) => ({
-        PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) },
-      }));
-      while (requests.length) {
-        const out = await client.send(
-          new BatchWriteItemCommand({ RequestItems: { [TABLE]: requests } }),
-        );
-        requests = (out.UnprocessedItems?.[TABLE] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-}
+const batchWrite = (client: DynamoDBClient, items: Array<Record<string, unknown>>) =>
+  batchWriteItems(client, TABLE, items);
 
 const stamp = {
   version: 1,

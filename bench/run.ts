@@ -11,6 +11,7 @@ import { bundles } from './bundles.ts';
 import { cost } from './cost.ts';
 import { reconcile } from './reconcile.ts';
 import { shardCreateThroughput } from './shard-create-throughput.ts';
+import { sourceSync } from './source-sync.ts';
 import { workspaceLatency } from './workspace-latency.ts';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -19,6 +20,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   shardCreateThroughput as Benchmark,
   workspaceLatency as Benchmark,
   reconcile as Benchmark,
+  sourceSync as Benchmark,
 ];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

@@ -56,6 +56,8 @@ export function buildApp(opts: BuildAppOptions): { app: cdk.App; stack: ShardCon
     alarmEmail: optionalString(app, 'alarmEmail'),
     reconcileRateMinutes: optionalInteger(app, 'reconcileRateMinutes'),
     retryBaseSeconds: optionalNumber(app, 'retryBaseSeconds'),
+    sourceSyncRateMinutes: optionalInteger(app, 'sourceSyncRateMinutes'),
+    sourceUrl: optionalString(app, 'sourceUrl'),
   });
   // cdk-nag 3 runs as a validation plugin: an unacknowledged finding fails synthesis.
   cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

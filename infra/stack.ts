@@ -32,6 +32,7 @@ import { INDEXES, TABLE_KEY, TTL_ATTRIBUTE } from '../shared/store/schema.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { dlqDepthAlarm, QueueWithDlq } from './constructs/queue-with-dlq.ts';
 import { ReconcileSchedule, SWEEP_FUNCTION } from './constructs/reconcile-schedule.ts';
+import { SOURCE_SYNC_FUNCTION, SourceSyncSchedule } from './constructs/source-sync-schedule.ts';
 import { SqsConsumer, VISIBILITY_TIMEOUT_FACTOR } from './constructs/sqs-consumer.ts';
 import { CONSUMERS, type ConsumerDefinition, handlerEntry } from './functions.ts';
 import { assertStage, markResource, pascal, physicalName } from './naming.ts';
@@ -72,6 +73,14 @@ export interface ShardControlStackProps extends StackProps {
   readonly reconcileRateMinutes?: number;
   /** `RETRY_BASE_SECONDS` of every function (context `retryBaseSeconds`). @default 30 */
   readonly retryBaseSeconds?: number;
+  /** Source-sync interval (context `sourceSyncRateMinutes`). @default 5 */
+  readonly sourceSyncRateMinutes?: number;
+  /**
+   * Value of `/shard-control/{stage}/source/url` (context `sourceUrl`). Without it the
+   * parameter is not created and source reconciliation stays off (SSM cannot hold an empty
+   * String).
+   */
+  readonly sourceUrl?: string;
 }
 
 export class ShardControlStack extends Stack {
@@ -84,6 +93,7 @@ export class ShardControlStack extends Stack {
   readonly producerPolicy: iam.ManagedPolicy;
   readonly alarmTopic?: sns.Topic;
   readonly reconcile: ReconcileSchedule;
+  readonly sourceSync: SourceSyncSchedule;
   /** Every alarm of the stack (the dashboard's alarm status widget shows them all). */
   readonly alarms: readonly cloudwatch.IAlarm[];
   readonly dashboard: OperationsDashboard;
@@ -127,8 +137,14 @@ export class ShardControlStack extends Stack {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
-        // Sparse and small: projecting everything saves the sweep a GetItem per hit.
-        projectionType: dynamodb.ProjectionType.ALL,
+        // Sparse and small: projecting everything saves the sweep a GetItem per hit. An index
+        // over the whole live fleet projects only what its reader needs.
+        ...('projection' in index
+          ? {
+              projectionType: dynamodb.ProjectionType.INCLUDE,
+              nonKeyAttributes: [...index.projection],
+            }
+          : { projectionType: dynamodb.ProjectionType.ALL }),
       });
     }
     markResource(this.table, { kind: 'table', name: tableName(stage) });
@@ -206,9 +222,22 @@ export class ShardControlStack extends Stack {
       alarmTopic: this.alarmTopic,
     });
 
+    this.sourceSync = new SourceSyncSchedule(this, 'SourceSync', {
+      stage,
+      table: this.table,
+      tableIndexNames: [INDEXES.live.name],
+      shardCreationQueue: queues['shard-creation'].queue,
+      workspaceLifecycleQueue: queues['workspace-lifecycle'].queue,
+      // One DLQ for every schedule: failed sweeps and failed source syncs alike.
+      deadLetterQueue: this.scheduleDlq,
+      rateMinutes: props.sourceSyncRateMinutes,
+      removalPolicy,
+      alarmTopic: this.alarmTopic,
+    });
+
     // Every function, so that any that retries (today the SQS consumers) follows the same ladder.
     const functions = [...built.values()].map((consumer) => consumer.function);
-    if (this.reconcile) functions.push(this.reconcile.function);
+    functions.push(this.reconcile.function, this.sourceSync.function);
     for (const fn of functions) fn.addEnvironment(ENV.retryBaseSeconds, String(retryBaseSeconds));
 
     this.alarms = [
@@ -217,6 +246,9 @@ export class ShardControlStack extends Stack {
       ...[...built.values()].flatMap((consumer) => [consumer.errorsAlarm, consumer.retryAlarm]),
       this.reconcile.errorsAlarm,
       this.reconcile.missedSweepsAlarm,
+      this.sourceSync.errorsAlarm,
+      this.sourceSync.missedSyncsAlarm,
+      this.sourceSync.deletionsHeldAlarm,
     ];
     const convergenceConsumer = consumers.find((c) => c.queue === 'convergence')?.functionName;
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {
@@ -230,6 +262,7 @@ export class ShardControlStack extends Stack {
       convergenceService:
         convergenceConsumer && built.has(convergenceConsumer) ? convergenceConsumer : undefined,
       sweep: { service: SWEEP_FUNCTION, function: this.reconcile.function },
+      sourceSync: { service: SOURCE_SYNC_FUNCTION, function: this.sourceSync.function },
       alarms: this.alarms,
     });
 
@@ -240,9 +273,13 @@ export class ShardControlStack extends Stack {
       const value =
         key === 'citrusUrl'
           ? (props.citrusUrl ?? DEFAULT_CITRUS_URL)
-          : 'default' in parameter
-            ? parameter.default
-            : undefined;
+          : key === 'sourceUrl'
+            ? props.sourceUrl
+            : 'default' in parameter
+              ? parameter.default
+              : undefined;
+      // An optional parameter without a value stays absent (for source/url: sync off).
+      if (value === undefined && 'optional' in parameter) continue;
       if (value === undefined) throw new Error(`parameter ${parameter.name} has no value`);
       new ssm.StringParameter(this, `Parameter${pascal(parameter.name)}`, {
         parameterName: `${parameterPrefix}/${parameter.name}`,
@@ -284,6 +321,11 @@ export class ShardControlStack extends Stack {
     new CfnOutput(this, 'ReconcileSweepFunctionName', {
       value: this.reconcile.function.functionName,
     });
+    // Operators pause/resume source reconciliation with Scheduler UpdateSchedule on this name.
+    new CfnOutput(this, 'SourceSyncScheduleName', {
+      value: this.sourceSync.schedule.scheduleName,
+    });
+    new CfnOutput(this, 'SourceSyncFunctionName', { value: this.sourceSync.function.functionName });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
   }

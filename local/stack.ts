@@ -11,9 +11,9 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/messages.ts';
-import { physicalName } from '../shared/contracts/names.ts';
+import { PARAMETERS, physicalName, ssmPrefix } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
 import {
@@ -33,8 +33,20 @@ import { intervalFromEnv, LocalScheduler } from './runtime/scheduler.ts';
 import { deriveTopology, synthesizeLocal, type Topology } from './runtime/template.ts';
 import { type Faults, faultsFromEnv } from './simulators/faults.ts';
 import { type Fleet, startFleet } from './simulators/fleet.ts';
+import {
+  type ManagementServerSimulator,
+  startManagementServer,
+} from './simulators/management-server.ts';
 
-export type PortName = 'sqs' | 'dynamodb' | 'ssm' | 'scheduler' | 'lambda' | 'citrus' | 'firstNode';
+export type PortName =
+  | 'sqs'
+  | 'dynamodb'
+  | 'ssm'
+  | 'scheduler'
+  | 'lambda'
+  | 'citrus'
+  | 'source'
+  | 'firstNode';
 
 /** Env vars that move the local stack's default ports. */
 export const PORT_ENV: Record<PortName, string> = {
@@ -44,6 +56,7 @@ export const PORT_ENV: Record<PortName, string> = {
   scheduler: 'SCHEDULER_PORT',
   lambda: 'LAMBDA_PORT',
   citrus: 'CITRUS_PORT',
+  source: 'SOURCE_PORT',
   firstNode: 'NODE_BASE_PORT',
 };
 
@@ -51,6 +64,9 @@ export const PORT_ENV: Record<PortName, string> = {
 export const EPHEMERAL_PORTS = Object.fromEntries(
   Object.keys(PORT_ENV).map((name) => [name, 0]),
 ) as Record<PortName, number>;
+
+/** The scheduled function that compares the management server's listing with our state. */
+export const SOURCE_SYNC_FUNCTION = 'source-sync';
 
 export interface LocalStackOptions {
   /** 0 = ephemeral port (tests). Unset: env var (PORT_ENV), then the default of `LOCAL.ports`. */
@@ -67,6 +83,13 @@ export interface LocalStackOptions {
   pollWaitSeconds?: number;
   /** Sweep interval; default env RECONCILE_INTERVAL_SECONDS or 10. */
   reconcileIntervalSeconds?: number;
+  /**
+   * External management server: the simulator is not started. Default: env SOURCE_SERVER_URL.
+   * Without either, and with an external Citrus, source reconciliation is off.
+   */
+  sourceServerUrl?: string;
+  /** Source-sync interval; default env SOURCE_SYNC_INTERVAL_SECONDS or 10. */
+  sourceSyncIntervalSeconds?: number;
   env?: NodeJS.ProcessEnv;
   /**
    * Extra environment for every function sandbox, applied last (e.g. `RETRY_BASE_SECONDS` so
@@ -91,18 +114,24 @@ export interface LocalStack {
     lambda: string;
     citrus: string;
     nodes: string[];
+    /** The management server's listing API; absent when source reconciliation is off. */
+    source?: string;
   };
   /** Local queue name -> URL (source queues and DLQs). */
   queues: Record<string, string>;
   tableName: string;
   topology: Topology;
   fleet?: Fleet;
+  /** The management server simulator, when the stack started one. */
+  managementServer?: ManagementServerSimulator;
   sqs: SQSClient;
   ddb: DynamoDBClient;
   ssm: SSMClient;
   pools: ReadonlyMap<string, LambdaPool>;
   pollers: readonly SqsPoller[];
   scheduler?: LocalScheduler;
+  /** Runs source-sync on its own timer, when source reconciliation is on. */
+  sourceScheduler?: LocalScheduler;
   timings: { synthMs: number; startMs: number };
   /** Sends a contract message to its queue (validated first, like a well-behaved producer). */
   sendMessage(msg: Message): Promise<string>;
@@ -238,6 +267,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     }
     values.citrusUrl = citrusUrl;
 
+    // The management server stands beside the local Citrus; an external Citrus comes with its
+    // own (SOURCE_SERVER_URL) or none.
+    let sourceUrl = opts.sourceServerUrl ?? (env.SOURCE_SERVER_URL || undefined);
+    let managementServer: ManagementServerSimulator | undefined;
+    if (!sourceUrl && !citrusServerUrl) {
+      const server = await startManagementServer({
+        port: portOf('source', opts, env),
+        token: env.SOURCE_TOKEN || LOCAL.sourceToken,
+      });
+      managementServer = server;
+      cleanups.push(() => server.stop());
+      sourceUrl = server.url;
+    }
+
     const synth = await synthesizeLocal();
     const topology = deriveTopology(synth.template, {
       sqsEndpoint: sqsEmu.url,
@@ -246,6 +289,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...(opts.maxReceiveCount !== undefined ? { maxReceiveCount: opts.maxReceiveCount } : {}),
     });
     await createResources({ sqs, ddb, ssm }, topology, values);
+    await preloadSourceParameters(ssm, sourceUrl, env);
 
     // Each sandbox gets the function's own env plus what the Lambda runtime would set.
     const pools = new Map<string, LambdaPool>();
@@ -341,18 +385,32 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       if (!pool) throw new Error(`no local function named ${functionName}`);
       return pool.invoke(event);
     };
-    let scheduler: LocalScheduler | undefined;
-    if (topology.schedules.length > 0) {
-      const sch = new LocalScheduler(topology.schedules, {
+    const timed = (schedules: typeof topology.schedules, intervalSeconds: number) => {
+      const sch = new LocalScheduler(schedules, {
         invoke,
-        intervalSeconds: opts.reconcileIntervalSeconds ?? intervalFromEnv(env),
+        intervalSeconds,
         sqs,
         queueUrl: (name) => queues[name],
         log: runtimeLog,
       });
-      scheduler = sch;
       cleanups.push(() => sch.stop());
-    }
+      return sch;
+    };
+    // Source sync has its own interval; without a source url it would only skip every run.
+    const isSource = (s: (typeof topology.schedules)[number]) =>
+      s.functionName === SOURCE_SYNC_FUNCTION;
+    const sweeps = topology.schedules.filter((s) => !isSource(s));
+    const sourceSchedules = sourceUrl ? topology.schedules.filter(isSource) : [];
+    const scheduler = sweeps.length
+      ? timed(sweeps, opts.reconcileIntervalSeconds ?? intervalFromEnv(env))
+      : undefined;
+    const sourceScheduler = sourceSchedules.length
+      ? timed(
+          sourceSchedules,
+          opts.sourceSyncIntervalSeconds ??
+            intervalFromEnv({ RECONCILE_INTERVAL_SECONDS: env.SOURCE_SYNC_INTERVAL_SECONDS }),
+        )
+      : undefined;
 
     // Operations endpoints: Scheduler (pause/resume) and Lambda (invoke once), as in AWS.
     const schedulerEndpoint = await startSchedulerEmulator({
@@ -365,8 +423,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         ...(s.input !== undefined ? { input: s.input } : {}),
         state: s.enabled ? 'ENABLED' : 'DISABLED',
       })),
-      onStateChange: (name, state) =>
-        scheduler?.setEnabled(name.replace(physicalName(LOCAL.stage, ''), ''), state === 'ENABLED'),
+      onStateChange: (name, state) => {
+        const short = name.replace(physicalName(LOCAL.stage, ''), '');
+        for (const timer of [scheduler, sourceScheduler])
+          timer?.setEnabled(short, state === 'ENABLED');
+      },
     });
     cleanups.push(() => schedulerEndpoint.stop());
     const lambdaEndpoint = await startLambdaEmulator({
@@ -379,11 +440,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     for (const p of pollers) p.start();
     scheduler?.start();
+    sourceScheduler?.start();
 
     const sourceQueues = [...new Set(topology.mappings.map((m) => m.queueName))];
     const busy = async (): Promise<string | undefined> => {
       for (const [name, pool] of pools) if (pool.inFlight > 0) return `${name} running`;
-      if ((scheduler?.inFlight ?? 0) > 0) return 'a scheduled invocation is running';
+      if ((scheduler?.inFlight ?? 0) + (sourceScheduler?.inFlight ?? 0) > 0)
+        return 'a scheduled invocation is running';
       for (const q of sourceQueues) {
         const out = await sqs.send(
           new GetQueueAttributesCommand({
@@ -415,17 +478,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         lambda: lambdaEndpoint.url,
         citrus: citrusUrl,
         nodes: fleet?.nodes.map((n) => n.url) ?? [],
+        ...(sourceUrl ? { source: sourceUrl } : {}),
       },
       queues,
       tableName: topology.tables[0]?.name ?? '',
       topology,
       ...(fleet ? { fleet } : {}),
+      ...(managementServer ? { managementServer } : {}),
       sqs,
       ddb,
       ssm,
       pools,
       pollers,
       ...(scheduler ? { scheduler } : {}),
+      ...(sourceScheduler ? { sourceScheduler } : {}),
       timings: { synthMs: synth.synthMs, startMs: Date.now() - started },
       async sendMessage(msg) {
         const body = JSON.stringify(msg);
@@ -472,5 +538,36 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * Local values of the source parameters: the url only when there is a source (absent = off),
+ * the token the operator would create, and short full-sync and grace settings for local work.
+ */
+async function preloadSourceParameters(
+  ssm: SSMClient,
+  sourceUrl: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const values: Array<[{ name: string; secure: boolean }, string]> = [
+    [PARAMETERS.sourceFullSyncEvery, env.SOURCE_FULL_SYNC_EVERY || '3'],
+    [PARAMETERS.sourceDeleteGraceSeconds, env.SOURCE_DELETE_GRACE_SECONDS || '30'],
+    ...(sourceUrl
+      ? ([
+          [PARAMETERS.sourceUrl, sourceUrl],
+          [PARAMETERS.sourceToken, env.SOURCE_TOKEN || LOCAL.sourceToken],
+        ] as Array<[{ name: string; secure: boolean }, string]>)
+      : []),
+  ];
+  for (const [parameter, value] of values) {
+    await ssm.send(
+      new PutParameterCommand({
+        Name: `${ssmPrefix(LOCAL.stage)}/${parameter.name}`,
+        Value: value,
+        Type: parameter.secure ? 'SecureString' : 'String',
+        Overwrite: true,
+      }),
+    );
   }
 }

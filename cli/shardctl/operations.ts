@@ -88,12 +88,24 @@ export async function setScheduleState(target: Target, state: 'ENABLED' | 'DISAB
  * Runs one sweep now, synchronously (Lambda Invoke of the sweep function), and returns what it
  * returned: its summary, or `{ outcome: 'disabled' }` when the kill switch is off.
  */
-export async function sweepNow(target: Target, requestedBy: string) {
+export function sweepNow(target: Target, requestedBy: string) {
+  return invokeOnce(target, target.sweepFunctionName, 'the sweep', 'reconcile last', {
+    source: 'shardctl',
+    'detail-type': 'Manual sweep',
+    requestedBy,
+  });
+}
+
+/** Runs a scheduled function once (Lambda Invoke, in AWS or on the local stack) and waits. */
+export async function invokeOnce(
+  target: Target,
+  functionName: string,
+  what: string,
+  nextStep: string,
+  event: unknown,
+) {
   const { FunctionError, Payload } = await target.lambda.send(
-    new InvokeCommand({
-      FunctionName: target.sweepFunctionName,
-      Payload: JSON.stringify({ source: 'shardctl', 'detail-type': 'Manual sweep', requestedBy }),
-    }),
+    new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(event) }),
   );
   const text = Payload ? Buffer.from(Payload).toString('utf8') : '';
   let result: unknown = text;
@@ -105,7 +117,7 @@ export async function sweepNow(target: Target, requestedBy: string) {
   if (FunctionError) {
     const error = result as { errorType?: string; errorMessage?: string };
     throw new Error(
-      `the sweep failed: ${error.errorType ?? FunctionError}: ${error.errorMessage ?? text}; \`reconcile last\` and the function's logs say more`,
+      `${what} failed: ${error.errorType ?? FunctionError}: ${error.errorMessage ?? text}; \`${nextStep}\` and the function's logs say more`,
     );
   }
   return result;

@@ -37,6 +37,19 @@ export const SWEEP_METRICS = [
   'SweepDuration',
   'SweepsSkipped',
 ] as const;
+/** Emitted by source reconciliation (source-sync). */
+export const SOURCE_SYNC_METRICS = [
+  'SourceSyncSucceeded',
+  'SourceSyncFailures',
+  'SourceSyncSkipped',
+  'SourceRepairsSent',
+  'SourceLocationsMissing',
+  'SourceWorkspacesMissing',
+  'SourceWorkspacesBehind',
+  'SourceWorkspacesAbsent',
+  'SourceDeletionsHeld',
+  'SourceSyncDuration',
+] as const;
 /** CloudWatch shows at most 100 alarms in one alarm status widget. */
 export const MAX_ALARMS = 100;
 
@@ -66,6 +79,8 @@ export interface OperationsDashboardProps {
   readonly convergenceService?: string;
   /** The reconciliation sweep function. @default no sweep row */
   readonly sweep?: DashboardFunction;
+  /** The source reconciliation function. @default no source row */
+  readonly sourceSync?: DashboardFunction;
   /** Every alarm of the stack, shown in one status widget (at most MAX_ALARMS). */
   readonly alarms: readonly cloudwatch.IAlarm[];
   /** Period of every graph. @default 5 minutes */
@@ -83,7 +98,7 @@ export class OperationsDashboard extends Construct {
     super(scope, id);
     validate(props);
     const period = props.period ?? Duration.minutes(5);
-    const functions = [...props.consumers, ...(props.sweep ? [props.sweep] : [])];
+    const functions = scheduledAndConsumers(props);
     const emf = (metricName: string, service: string, statistic: string, label?: string) =>
       new cloudwatch.Metric({
         namespace: metricsNamespace(props.stage),
@@ -244,6 +259,42 @@ export class OperationsDashboard extends Construct {
       rows.push(row);
     }
 
+    const source = props.sourceSync?.service;
+    if (source !== undefined) {
+      const sum = (names: readonly string[]) => names.map((name) => emf(name, source, 'Sum', name));
+      rows.push([
+        graph(
+          `Source syncs (${source})`,
+          sum(['SourceSyncSucceeded', 'SourceSyncFailures', 'SourceSyncSkipped']),
+          6,
+        ),
+        graph(
+          'Source drift repaired (events sent, by kind)',
+          sum([
+            'SourceRepairsSent',
+            'SourceLocationsMissing',
+            'SourceWorkspacesMissing',
+            'SourceWorkspacesBehind',
+            'SourceWorkspacesAbsent',
+          ]),
+          6,
+        ),
+        graph(
+          'SourceDeletionsHeld (waiting for the operator)',
+          [emf('SourceDeletionsHeld', source, 'Maximum', 'held')],
+          6,
+        ),
+        graph(
+          'SourceSyncDuration (ms)',
+          [
+            emf('SourceSyncDuration', source, 'Average', 'average'),
+            emf('SourceSyncDuration', source, 'Maximum', 'maximum'),
+          ],
+          6,
+        ),
+      ]);
+    }
+
     rows.push(
       [header('## Alarms')],
       [
@@ -284,9 +335,7 @@ function validate(props: OperationsDashboardProps): void {
     ...props.queues.flatMap((q) => [q.queueName, `${q.queueName}-dlq`]),
     ...(props.deadLetterQueues ?? []).map((d) => d.name),
   ]);
-  const services = [...props.consumers, ...(props.sweep ? [props.sweep] : [])].map(
-    (f) => f.service,
-  );
+  const services = scheduledAndConsumers(props).map((f) => f.service);
   for (const service of services) {
     if (!FUNCTION_NAME_PATTERN.test(service)) {
       fail(`service '${service}' must match ${FUNCTION_NAME_PATTERN}`);
@@ -308,4 +357,13 @@ function validate(props: OperationsDashboardProps): void {
   if (period !== undefined && (period < 60 || period % 60 !== 0)) {
     fail(`period must be a whole number of minutes, got ${period} s`);
   }
+}
+
+/** Every function of the dashboard: consumers, then the scheduled ones. */
+function scheduledAndConsumers(props: OperationsDashboardProps): DashboardFunction[] {
+  return [
+    ...props.consumers,
+    ...(props.sweep ? [props.sweep] : []),
+    ...(props.sourceSync ? [props.sourceSync] : []),
+  ];
 }

@@ -39,6 +39,11 @@ export interface LambdaFunctionProps {
   readonly table: dynamodb.ITable;
   /** GSIs the function queries (grants are per index, no wildcard). @default none */
   readonly tableIndexNames?: readonly string[];
+  /**
+   * Partitions (pk values) the function may write; it reads the whole table. @default the
+   * whole table is readable and writable
+   */
+  readonly writablePartitions?: readonly string[];
   /** Environment the owning construct sets; together with the base ones, not overridable. */
   readonly ownEnvironment?: Readonly<Record<string, string>>;
   /** Extra environment variables from the caller; may not override the reserved ones. */
@@ -187,29 +192,31 @@ export function createLambdaFunction(
 /** State table (+ named GSIs), this stage's parameters, and Decrypt of its SecureStrings. */
 function grantStateAccess(
   role: iam.Role,
-  props: Pick<LambdaFunctionProps, 'table' | 'tableIndexNames' | 'stage'>,
+  props: Pick<LambdaFunctionProps, 'table' | 'tableIndexNames' | 'stage' | 'writablePartitions'>,
 ): void {
   const tableArn = props.table.tableArn;
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'StateTable',
-      actions: [
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:DescribeTable',
-      ],
-      resources: [
-        tableArn,
-        ...(props.tableIndexNames ?? []).map((index) => `${tableArn}/index/${index}`),
-      ],
-    }),
-  );
+  if (props.writablePartitions) grantOwnPartitions(role, tableArn, props);
+  else
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateTable',
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:Query',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DescribeTable',
+        ],
+        resources: [
+          tableArn,
+          ...(props.tableIndexNames ?? []).map((index) => `${tableArn}/index/${index}`),
+        ],
+      }),
+    );
 
   const parameterPath = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${ssmPrefix(props.stage)}`;
   role.addToPrincipalPolicy(
@@ -228,6 +235,46 @@ function grantStateAccess(
       conditions: {
         StringEquals: { 'kms:ViaService': `ssm.${Aws.REGION}.amazonaws.com` },
         StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': `${parameterPath}/*` },
+      },
+    }),
+  );
+}
+
+/** Reads anywhere in the table (and the named GSIs), writes only the given partitions. */
+function grantOwnPartitions(
+  role: iam.Role,
+  tableArn: string,
+  props: Pick<LambdaFunctionProps, 'tableIndexNames' | 'writablePartitions'>,
+): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'StateTableRead',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+        'dynamodb:DescribeTable',
+      ],
+      resources: [
+        tableArn,
+        ...(props.tableIndexNames ?? []).map((index) => `${tableArn}/index/${index}`),
+      ],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'StateTableOwnPartitions',
+      actions: [
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+      ],
+      resources: [tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': {
+          'dynamodb:LeadingKeys': [...(props.writablePartitions ?? [])],
+        },
       },
     }),
   );

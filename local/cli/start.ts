@@ -4,6 +4,9 @@
 //   --watch     run handler sources (functions/<name>/handler.ts via tsx), not the CDK bundles
 //   --quiet     function logs to .local/logs/local-stack.log instead of the terminal
 //   --timeout=<seconds>  for --once (default 120)
+// Every sample event is first recorded at the management server (simulator), as a real one
+// commits before it sends; SOURCE_DROP_RATE (0..1; default 0.2 with --once, else 0) skips
+// sending that share of them, and source reconciliation repairs what was never sent.
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { ShardCreateMessage, WorkspaceMessage } from '../../shared/contracts/messages.ts';
 import {
@@ -14,6 +17,7 @@ import {
 import { createStores, type TableStores } from '../../shared/store/index.ts';
 import { type LocalStack, PORT_ENV, startLocalStack } from '../stack.ts';
 import { loadEvents, SCENARIO_DIR, WORKSPACES_DIR } from './events.ts';
+import { dropRateFromEnv, pickDropped, recordAtSource } from './source-record.ts';
 
 // Local tooling on Node 20 by design: the SDK's Node 22 notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -262,10 +266,30 @@ async function main(): Promise<number> {
   );
   console.log(`  queues    ${Object.keys(stack.queues).join(', ')}`);
 
-  for (const { message } of scenario) await stack.sendMessage(message);
+  const source = e.source;
+  console.log(
+    `  source    ${source ?? 'off (external Citrus without SOURCE_SERVER_URL)'}${
+      stack.managementServer
+        ? `   (${PORT_ENV.source})`
+        : source
+          ? '   (external, SOURCE_SERVER_URL)'
+          : ''
+    }`,
+  );
+  // Lost events only converge when something can repair them.
+  const dropRate = source ? dropRateFromEnv(process.env, once ? 0.2 : 0) : 0;
+  const dropped = pickDropped(scenario.length, dropRate);
+  for (const [index, { message }] of scenario.entries()) {
+    if (source) await recordAtSource(source, message);
+    if (!dropped.has(index)) await stack.sendMessage(message);
+  }
   if (scenario.length)
     console.log(
-      `sent ${scenario.length} sample messages from events/shard-create/ and events/workspaces/`,
+      `sent ${scenario.length - dropped.size} sample messages from events/shard-create/ and events/workspaces/${
+        dropped.size
+          ? ` (${dropped.size} recorded at the management server but never sent, SOURCE_DROP_RATE=${dropRate})`
+          : ''
+      }`,
     );
 
   const stores = createStores({ tableName: stack.tableName, client: stack.ddb });
@@ -326,6 +350,13 @@ async function main(): Promise<number> {
     printWorkspaceSummary(wsRows);
   }
   console.log(progressLine(stack, dlq));
+  if (source) {
+    const runs = await stores.source.history();
+    const repaired = runs.reduce((n, run) => n + (run.repairsSent ?? 0), 0);
+    console.log(
+      `source sync: ${runs.length} runs, ${repaired} events repaired (${dropped.size} never sent)`,
+    );
+  }
   const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   if (converged) {
     console.log(

@@ -14,7 +14,28 @@ export interface Config {
     errorAfterFailures: number;
     enabled: boolean;
   };
+  source: SourceSection;
 }
+
+/** Source reconciliation's settings; its timeout and retries are the Citrus ones. */
+export interface SourceConfig {
+  url: string;
+  token: Secret;
+  fullSyncEvery: number;
+  deleteGraceSeconds: number;
+  maxDeletes: number;
+  timeoutMs: number;
+  retryAttempts: number;
+}
+
+/**
+ * Off (no url), on, or misconfigured: a bad source section stops source reconciliation only,
+ * never the functions that share this configuration.
+ */
+export type SourceSection =
+  | { state: 'off' }
+  | { state: 'invalid'; reason: string }
+  | ({ state: 'on' } & SourceConfig);
 
 /** Missing or malformed configuration: an operator problem, so records are retried, not poisoned. */
 export class ConfigError extends TransientError {
@@ -29,8 +50,8 @@ export interface ConfigSourceOptions {
 }
 
 /**
- * Reads every SSM parameter of the stage (`PARAMETERS`) in one GetParameters call through Powertools
- * Parameters, which caches them for `maxAgeSeconds`. SecureStrings are decrypted and wrapped
+ * Reads every stage parameter through Powertools Parameters (GetParameters, ten names per
+ * call), which caches them for `maxAgeSeconds`. SecureStrings are decrypted and wrapped
  * in Secret at once so they cannot reach a log line.
  */
 export function createConfigSource(options: ConfigSourceOptions) {
@@ -78,6 +99,26 @@ export function createConfigSource(options: ConfigSourceOptions) {
       }
       return parsed;
     };
+    const source = (): SourceSection => {
+      const found = values[`${prefix}/${PARAMETERS.sourceUrl.name}`];
+      const url = typeof found === 'string' ? found.trim() : '';
+      if (!url) return { state: 'off' };
+      try {
+        return {
+          state: 'on',
+          url,
+          token: new Secret(value('sourceToken')),
+          fullSyncEvery: Math.max(1, number('sourceFullSyncEvery')),
+          deleteGraceSeconds: number('sourceDeleteGraceSeconds'),
+          maxDeletes: number('sourceMaxDeletes'),
+          timeoutMs: number('citrusTimeoutMs'),
+          retryAttempts: Math.max(1, number('citrusRetryAttempts')),
+        };
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return { state: 'invalid', reason: error.message };
+      }
+    };
     const config: Config = {
       citrus: {
         url: value('citrusUrl'),
@@ -100,6 +141,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
         errorAfterFailures: Math.max(1, number('errorAfterFailures')),
         enabled: value('reconcileEnabled').trim().toLowerCase() !== 'false',
       },
+      source: source(),
     };
     last = { fingerprint, config };
     return config;

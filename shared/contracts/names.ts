@@ -38,7 +38,20 @@ export const PARAMETERS = {
   fullVerifyEvery: { name: 'reconcile/full-verify-every', secure: false, default: '12' },
   errorAfterFailures: { name: 'reconcile/error-after-failures', secure: false, default: '5' },
   reconcileEnabled: { name: 'reconcile/enabled', secure: false, default: 'true' },
-} as const satisfies Record<string, { name: string; secure: boolean; default?: string }>;
+  // Absent or empty: source reconciliation is off. The token is only read when the url is set.
+  sourceUrl: { name: 'source/url', secure: false, optional: true },
+  sourceToken: { name: 'source/token', secure: true, optional: true },
+  sourceFullSyncEvery: { name: 'source/full-sync-every', secure: false, default: '12' },
+  sourceDeleteGraceSeconds: {
+    name: 'source/delete-grace-seconds',
+    secure: false,
+    default: '3600',
+  },
+  sourceMaxDeletes: { name: 'source/max-deletes', secure: false, default: '100' },
+} as const satisfies Record<
+  string,
+  { name: string; secure: boolean; default?: string; optional?: boolean }
+>;
 export type ParameterKey = keyof typeof PARAMETERS;
 
 export const tableName = (stage: string) => `shard-control-${stage}`;
@@ -54,6 +67,8 @@ export const ENV = {
   convergenceQueueUrl: 'CONVERGENCE_QUEUE_URL',
   /** Base of the retry ladder, in seconds: the ceiling of a failed record's first retry delay. */
   retryBaseSeconds: 'RETRY_BASE_SECONDS',
+  shardCreationQueueUrl: 'SHARD_CREATION_QUEUE_URL',
+  workspaceLifecycleQueueUrl: 'WORKSPACE_LIFECYCLE_QUEUE_URL',
 } as const;
 /** Default of `RETRY_BASE_SECONDS`: 30 s, so the ladder covers 6 hours. */
 export const DEFAULT_RETRY_BASE_SECONDS = 30;

@@ -14,6 +14,7 @@ import type {
   ShardRecord,
   WorkspaceRecord,
 } from './records.ts';
+import type { AbsenceMemory, DeletionOutcome, DriftCounts, HeldDeletion } from './source-sync.ts';
 
 export type ClaimResult =
   | { outcome: 'claimed' }
@@ -253,4 +254,69 @@ export interface SweepSummary {
   counts: Record<string, number>;
   jobs: number;
   errors: string[];
+}
+
+/** Where a source-sync run stopped listing when its time ran out; the next run resumes there. */
+export interface SourceCursor {
+  /** The run was a full one (it lists everything after its incremental listings). */
+  full: boolean;
+  /** The listing being resumed is the full one (else an incremental one). */
+  snapshot?: boolean;
+  listing: 'locations' | 'workspaces';
+  cursor: string;
+  /** asOf of the listing being resumed. */
+  asOf: string;
+  updatedSince?: string;
+  /** Earliest asOf of the incremental listings this pass already finished. */
+  incrementalAsOf?: string;
+}
+
+export interface SourceSyncState {
+  runCount: number;
+  /** asOf of the last incremental listing read to its end: the next one starts just before. */
+  asOf?: string;
+  cursor?: SourceCursor;
+  lastSuccessAt?: string;
+}
+
+export interface SourceSyncSummary {
+  runCount: number;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  full: boolean;
+  /** Every listing of the run was read to its last page. */
+  complete: boolean;
+  asOf?: string;
+  cursor?: SourceCursor;
+  /** Repairs planned, by kind of drift. */
+  counts: DriftCounts;
+  repairsSent: number;
+  repairsFailed: number;
+  /** What a full snapshot did about deletions inferred from absence. */
+  deletions?: DeletionOutcome;
+  /** Deletions newly held by the safety cap in this run. */
+  held: number;
+  /** Held deletions waiting for the operator after a complete full snapshot. */
+  heldTotal?: number;
+  /** Absent workspaces still within the grace period. */
+  waiting: number;
+  errors: string[];
+}
+
+/** What source reconciliation remembers between runs (SOURCE records). */
+export interface SourceStateStore {
+  get(): Promise<SourceSyncState>;
+  writeSummary(summary: SourceSyncSummary): Promise<void>;
+  /** Absent workspaces and held deletions (full snapshots only). */
+  loadAbsence(): Promise<AbsenceMemory>;
+  /** Replaces the absence memory, rewriting only what changed since `previous`. */
+  saveAbsence(
+    absence: ReadonlyMap<string, string>,
+    previous: ReadonlyMap<string, string>,
+  ): Promise<void>;
+  hold(deletions: readonly HeldDeletion[]): Promise<void>;
+  listHeld(): Promise<HeldDeletion[]>;
+  /** Drops held deletions (released by the operator, or no longer due). */
+  release(workspaceIds: readonly string[]): Promise<void>;
 }

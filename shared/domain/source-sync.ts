@@ -309,15 +309,18 @@ export async function loadOurState(
     locationId,
   }));
   const ids = [...new Set(listing.workspaces.map((w) => w.workspaceId))];
-  const [locations, listed, live] = await Promise.all([
+  // A full snapshot lists nearly every workspace that is live here: read those from the live
+  // set and fetch by id only the rest (new here, or tombstones), not the whole fleet again.
+  const liveRead = options.full ? reader.listLiveWorkspaces() : Promise.resolve([]);
+  const [locations, workspaces] = await Promise.all([
     refs.length > 0 ? reader.knownLocations(refs) : new Set<string>(),
-    ids.length > 0 ? reader.getWorkspaces(ids) : new Map<string, OurWorkspace>(),
-    options.full ? reader.listLiveWorkspaces() : [],
+    liveRead.then(async (live) => {
+      const known = new Map(live.map((w) => [w.workspaceId, w]));
+      const rest = ids.filter((id) => !known.has(id));
+      if (rest.length > 0) for (const [id, w] of await reader.getWorkspaces(rest)) known.set(id, w);
+      return known;
+    }),
   ]);
-  const workspaces = new Map(listed);
-  for (const workspace of live) {
-    if (!workspaces.has(workspace.workspaceId)) workspaces.set(workspace.workspaceId, workspace);
-  }
   return { locations, workspaces };
 }
 

@@ -4,6 +4,7 @@ import { Locations } from './locations.ts';
 import { Nodes } from './nodes.ts';
 import { Resources } from './resources.ts';
 import { Shards } from './shards.ts';
+import { SourceStateReader, SourceStore } from './source.ts';
 import { Sweeps } from './sweeps.ts';
 import { Table, type TableOptions } from './table.ts';
 import { Workspaces } from './workspaces.ts';
@@ -16,6 +17,8 @@ export interface TableStores extends Stores {
   resources: Resources;
   workspaces: Workspaces;
   sweeps: Sweeps;
+  source: SourceStore;
+  sourceReader: SourceStateReader;
 }
 
 export function createStores(options: TableOptions): TableStores {
@@ -28,6 +31,8 @@ export function createStores(options: TableOptions): TableStores {
     resources: new Resources(table),
     workspaces: new Workspaces(table),
     sweeps: new Sweeps(table),
+    source: new SourceStore(table),
+    sourceReader: new SourceStateReader(table),
   };
 }
 

@@ -13,6 +13,8 @@ export const TTL_SECONDS = {
   tombstone: 30 * 24 * 3600,
   /** Sweep history items. */
   sweepHistory: 7 * 24 * 3600,
+  /** Source-sync history items. */
+  sourceHistory: 7 * 24 * 3600,
 } as const;
 
 /** Epoch seconds `seconds` after `from`, for the TTL attribute. */
@@ -23,15 +25,37 @@ export const expiresAt = (from: Date, seconds: number) =>
  * Sparse GSIs. `work`: only items that need the sweep's attention carry `workPk`, so a quiet
  * fleet costs one empty Query per kind; `workSk` starts with the ISO time the work is due.
  * `byLocation`: workspaces waiting for their location's shard, found by location.
+ * `live`: every workspace that is active or pending placement, spread over LIVE_BUCKETS
+ * partitions and projecting only what source reconciliation compares, so a full snapshot reads
+ * the live fleet in a few pages per bucket instead of scanning the table.
  */
 export const INDEXES = {
   work: { name: 'work', partitionKey: 'workPk', sortKey: 'workSk' },
   byLocation: { name: 'byLocation', partitionKey: 'locationPk', sortKey: 'locationSk' },
-} as const;
+  live: {
+    name: 'live',
+    partitionKey: 'livePk',
+    sortKey: 'liveSk',
+    projection: [
+      'workspaceId',
+      'userId',
+      'businessId',
+      'locationId',
+      'status',
+      'lastEventAt',
+      'lastEventKey',
+    ],
+  },
+} as const satisfies Record<
+  string,
+  { name: string; partitionKey: string; sortKey: string; projection?: readonly string[] }
+>;
 export type IndexName = keyof typeof INDEXES;
 
 const NODE = 'NODE#';
 const RESOURCE = 'RES#';
+const SOURCE = 'SOURCE';
+const HELD = 'HELD#';
 
 export const keys = {
   location: (businessId: string, locationId: string): ItemKey => ({
@@ -58,7 +82,17 @@ export const keys = {
     pk: 'TOPOLOGY',
     sk: `CHUNK#${String(chunk).padStart(2, '0')}`,
   }),
+  sourceLast: (): ItemKey => ({ pk: SOURCE, sk: 'LAST' }),
+  sourceHistory: (startedAt: string): ItemKey => ({ pk: SOURCE, sk: `#${startedAt}` }),
+  sourceHeld: (workspaceId: string): ItemKey => ({ pk: SOURCE, sk: `${HELD}${workspaceId}` }),
+  sourceAbsenceChunk: (chunk: number): ItemKey => ({
+    pk: SOURCE,
+    sk: `ABSENT#${String(chunk).padStart(2, '0')}`,
+  }),
 } as const;
+
+/** The source-sync partition and the sort-key prefix of its held deletions. */
+export const sourcePartition = { pk: SOURCE, held: HELD } as const;
 
 /** Sort-key prefixes inside a shard's partition. */
 export const shardPartition = {
@@ -107,3 +141,21 @@ export function workDueQuery(partition: WorkPartition, dueBy?: Date) {
     },
   };
 }
+
+/** Partitions of the `live` index: enough to read them in parallel, few enough to stay cheap. */
+export const LIVE_BUCKETS = 8;
+
+/** The `live` entry of an active or pending workspace (removed when it is deleted). */
+export function liveEntry(workspaceId: string) {
+  let hash = 0;
+  for (let i = 0; i < workspaceId.length; i++) hash = (hash * 31 + workspaceId.charCodeAt(i)) >>> 0;
+  return { livePk: `live#${hash % LIVE_BUCKETS}`, liveSk: workspaceId };
+}
+export const LIVE_ATTRIBUTES = ['livePk', 'liveSk'] as const;
+
+/** The key condition that reads one bucket of the `live` index. */
+export const liveBucketQuery = (bucket: number) => ({
+  IndexName: INDEXES.live.name,
+  KeyConditionExpression: 'livePk = :bucket',
+  ExpressionAttributeValues: { ':bucket': `live#${bucket}` },
+});

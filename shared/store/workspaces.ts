@@ -11,6 +11,8 @@ import {
   expiresAt,
   INDEXES,
   keys,
+  LIVE_ATTRIBUTES,
+  liveEntry,
   TTL_ATTRIBUTE,
   TTL_SECONDS,
   WORK,
@@ -43,15 +45,25 @@ export class Workspaces implements WorkspaceStore {
       shardId,
     };
     let spec: UpdateSpec;
+    // Active or pending workspaces are in the `live` index (source reconciliation's full
+    // snapshots read it); tombstones are not.
+    const live = liveEntry(event.workspaceId);
     if (event.deleted) {
       const ttl = expiresAt(this.table.clock(), TTL_SECONDS.tombstone);
-      spec = { set: { ...identity, status: 'deleted', [TTL_ATTRIBUTE]: ttl }, remove: PLACEMENT };
+      spec = {
+        set: { ...identity, status: 'deleted', [TTL_ATTRIBUTE]: ttl },
+        remove: [...PLACEMENT, ...LIVE_ATTRIBUTES],
+      };
     } else if (shardId) {
-      spec = { set: { ...identity, status: 'active' }, remove: [...PLACEMENT, TTL_ATTRIBUTE] };
+      spec = {
+        set: { ...identity, status: 'active', ...live },
+        remove: [...PLACEMENT, TTL_ATTRIBUTE],
+      };
     } else {
       spec = {
         set: {
           ...identity,
+          ...live,
           status: 'pending_placement',
           ...byLocationEntry(event.businessId, event.locationId, event.workspaceId),
           ...workEntry(WORK.workspacePendingPlacement, event.occurredAt, event.workspaceId),

@@ -182,9 +182,9 @@ describe('alarms', () => {
     }
   });
 
-  it('alarms on errors of every deployed function, the sweep included', () => {
+  it('alarms on errors of every deployed function, the scheduled ones included', () => {
     const errors = alarms.filter((a) => a.Properties.MetricName === 'Errors');
-    expect(errors).toHaveLength(CONSUMERS.length + 1);
+    expect(errors).toHaveLength(CONSUMERS.length + 2);
     expect(errors.map((a) => a.Properties.AlarmName)).toContain(
       'shard-control-dev-reconcile-sweep-errors',
     );
@@ -240,8 +240,8 @@ describe('alarms', () => {
 });
 
 describe('functions', () => {
-  it('deploys every consumer plus the sweep', () => {
-    template.resourceCountIs('AWS::Lambda::Function', CONSUMERS.length + 1);
+  it('deploys every consumer plus the sweep and the source sync', () => {
+    template.resourceCountIs('AWS::Lambda::Function', CONSUMERS.length + 2);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', CONSUMERS.length);
     expect(CONSUMERS.map((c) => c.functionName)).toContain('shard-creation');
   });
@@ -384,7 +384,7 @@ describe('table', () => {
     });
   });
 
-  it('has the sparse work and byLocation GSIs', () => {
+  it('has the sparse work, byLocation and live GSIs', () => {
     const indexes = resources.Table?.Properties.GlobalSecondaryIndexes;
     expect(indexes).toEqual([
       {
@@ -403,13 +403,34 @@ describe('table', () => {
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      {
+        IndexName: 'live',
+        KeySchema: [
+          { AttributeName: 'livePk', KeyType: 'HASH' },
+          { AttributeName: 'liveSk', KeyType: 'RANGE' },
+        ],
+        Projection: {
+          ProjectionType: 'INCLUDE',
+          NonKeyAttributes: [
+            'workspaceId',
+            'userId',
+            'businessId',
+            'locationId',
+            'status',
+            'lastEventAt',
+            'lastEventKey',
+          ],
+        },
+      },
     ]);
     expect(resources.Table?.Properties.AttributeDefinitions).toEqual(
       expect.arrayContaining(
-        ['pk', 'sk', 'workPk', 'workSk', 'locationPk', 'locationSk'].map((name) => ({
-          AttributeName: name,
-          AttributeType: 'S',
-        })),
+        ['pk', 'sk', 'workPk', 'workSk', 'locationPk', 'locationSk', 'livePk', 'liveSk'].map(
+          (name) => ({
+            AttributeName: name,
+            AttributeType: 'S',
+          }),
+        ),
       ),
     );
   });
@@ -431,7 +452,8 @@ describe('parameters', () => {
     const params = Object.values(template.findResources('AWS::SSM::Parameter')).map(
       (p) => p.Properties,
     );
-    const expected = Object.values(PARAMETERS).filter((p) => !p.secure);
+    // Optional ones (source/url) exist only when given: absent means off.
+    const expected = Object.values(PARAMETERS).filter((p) => !p.secure && !('optional' in p));
     expect(params).toHaveLength(expected.length);
     for (const parameter of expected) {
       const value = 'default' in parameter ? parameter.default : DEFAULT_CITRUS_URL;

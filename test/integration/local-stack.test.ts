@@ -52,7 +52,7 @@ describe('local stack smoke test', () => {
 
   it('creates the table with TTL and preloads the local parameters', async () => {
     const table = await stack.ddb.send(new DescribeTableCommand({ TableName: stack.tableName }));
-    expect(table.Table?.GlobalSecondaryIndexes?.length).toBe(2);
+    expect(table.Table?.GlobalSecondaryIndexes?.length).toBe(3);
     const ttl = await stack.ddb.send(new DescribeTimeToLiveCommand({ TableName: stack.tableName }));
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt');
     const get = async (name: string) =>

@@ -29,6 +29,8 @@ describe('reconciliation on the local stack', () => {
   let stack: LocalStack;
   const convergencePoller = () => stack.pollers.find((p) => p.spec.queueName === 'convergence')!;
   const schedule = () => stack.scheduler!.schedules[0]!;
+  const sweepSchedules = () =>
+    stack.topology.schedules.filter((s) => s.functionName === 'reconcile-sweep');
   /** One sweep, as the schedule fires it, then everything it enqueued has run. */
   const sweep = async () => {
     await stack.scheduler!.fire(schedule());
@@ -66,7 +68,7 @@ describe('reconciliation on the local stack', () => {
   afterAll(() => stopAndCheckPorts(stack), 30_000);
 
   it('has picked up the template schedule: rate, target function, DLQ', () => {
-    expect(stack.topology.schedules).toEqual([
+    expect(stack.scheduler!.schedules).toEqual([
       expect.objectContaining({
         name: 'reconcile-sweep',
         functionName: 'reconcile-sweep',
@@ -240,7 +242,7 @@ describe('reconciliation on the local stack', () => {
 
   it('runs the sweep on its own timer from the template schedule', async () => {
     const before = (await getItem<{ sweepCount: number }>(stack, 'SWEEP', 'LAST'))!.sweepCount;
-    const timer = new LocalScheduler(stack.topology.schedules, {
+    const timer = new LocalScheduler(sweepSchedules(), {
       invoke: (fn, event) => stack.invoke(fn, event),
       intervalSeconds: 0.5,
     });

@@ -42,14 +42,17 @@ export const FASTER_RETRY_ENV = { RETRY_BASE_SECONDS: '0.5' } as const;
 export const NO_SWEEP_SECONDS = 3600;
 
 /**
- * A local stack for one test file: ephemeral ports, logs to a file, no timed sweep (tests fire
- * sweeps themselves), 3 shards x 3 nodes, fast retries; `overrides` change any of it.
+ * A local stack for one test file: ephemeral ports, logs to a file, no timed sweep or source
+ * sync (tests fire them themselves: the events they send directly are unknown to the management
+ * server, whose full snapshots would otherwise see them as deleted), 3 shards x 3 nodes, fast
+ * retries; `overrides` change any of it.
  */
 export function startTestStack(overrides: LocalStackOptions = {}): Promise<LocalStack> {
   return startLocalStack({
     ports: EPHEMERAL,
     log: 'quiet',
     reconcileIntervalSeconds: NO_SWEEP_SECONDS,
+    sourceSyncIntervalSeconds: NO_SWEEP_SECONDS,
     fleet: { shards: 3, nodesPerShard: 3 },
     functionEnv: FAST_RETRY_ENV,
     ...overrides,
@@ -241,6 +244,7 @@ export const stackUrls = (stack: LocalStack) => [
   stack.endpoints.dynamodb,
   stack.endpoints.ssm,
   ...(stack.fleet ? [stack.endpoints.citrus, ...stack.endpoints.nodes] : []),
+  ...(stack.managementServer ? [stack.managementServer.url] : []),
 ];
 
 /** Stops the stack and throws if any of its ports is still bound afterwards. */

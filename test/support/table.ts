@@ -36,7 +36,10 @@ export async function createStateTable(client: DynamoDBClient, tableName: string
           { AttributeName: i.partitionKey, KeyType: 'HASH' },
           { AttributeName: i.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection:
+          'projection' in i
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...i.projection] }
+            : { ProjectionType: 'ALL' },
       })),
     }),
   );

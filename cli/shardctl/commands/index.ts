@@ -4,11 +4,13 @@ import type { CommandGroup } from '../command.ts';
 import { dlqCommands } from './dlq.ts';
 import { reconcileCommands } from './reconcile.ts';
 import { shardCommands } from './shards.ts';
+import { sourceCommands } from './source.ts';
 import { statusCommand } from './status.ts';
 
 export const COMMAND_GROUPS: readonly CommandGroup[] = [
   statusCommand,
   dlqCommands,
   reconcileCommands,
+  sourceCommands,
   shardCommands,
 ];

@@ -89,7 +89,11 @@ describe('local topology from the synthesized template', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(t.globalSecondaryIndexes.map((g) => g.IndexName).sort()).toEqual(['byLocation', 'work']);
+    expect(t.globalSecondaryIndexes.map((g) => g.IndexName).sort()).toEqual([
+      'byLocation',
+      'live',
+      'work',
+    ]);
     expect(t.ttlAttribute).toBe('expiresAt');
   });
 

@@ -106,4 +106,38 @@ describe('createConfigSource', () => {
     const { load } = await stage({ ...required, 'citrus/timeout-ms': ['soon', 'String'] });
     await expect(load()).rejects.toThrow(/citrus\/timeout-ms is not a non-negative number/);
   });
+
+  it('turns source reconciliation off without a url, and reads the token only with one', async () => {
+    expect((await (await stage(required)).load()).source).toEqual({ state: 'off' });
+    const on = await stage({
+      ...required,
+      'source/url': ['http://mgmt', 'String'],
+      'source/token': ['source-secret-token', 'SecureString'],
+      'source/max-deletes': ['7', 'String'],
+    });
+    const config = await on.load();
+    expect(config.source).toMatchObject({
+      state: 'on',
+      url: 'http://mgmt',
+      fullSyncEvery: 12,
+      deleteGraceSeconds: 3600,
+      maxDeletes: 7,
+      timeoutMs: 5000,
+      retryAttempts: 3,
+    });
+    expect(config.source.state === 'on' && config.source.token.reveal()).toBe(
+      'source-secret-token',
+    );
+    expect(JSON.stringify(config)).not.toContain('source-secret-token');
+  });
+
+  it('keeps a broken source section from breaking the other functions', async () => {
+    const { load } = await stage({ ...required, 'source/url': ['http://mgmt', 'String'] });
+    const config = await load();
+    expect(config.citrus.url).toBe('http://citrus');
+    expect(config.source).toEqual({
+      state: 'invalid',
+      reason: expect.stringMatching(/source\/token is missing/),
+    });
+  });
 });
