@@ -198,7 +198,7 @@ describe('alarms', () => {
     const functions = Object.values(
       Template.fromStack(fast.stack).findResources('AWS::Lambda::Function'),
     );
-    expect(functions).toHaveLength(CONSUMERS.length + 1);
+    expect(functions).toHaveLength(CONSUMERS.length + 2);
     for (const fn of functions) {
       expect(fn.Properties.Environment.Variables.RETRY_BASE_SECONDS).toBe('10');
     }
