@@ -78,7 +78,8 @@ export interface LocalStack {
   pools: ReadonlyMap<string, LambdaPool>;
   pollers: readonly SqsPoller[];
   scheduler?: LocalScheduler;
-  timings: { synthMs: number; startMs: number };
+  /** `synthCached`: the template and bundles were reused from an earlier start. */
+  timings: { synthMs: number; startMs: number; synthCached?: boolean };
   /** Sends a contract message to its queue (validated first, like a well-behaved producer). */
   sendMessage(msg: Message): Promise<string>;
   /** Sends any body (e.g. poison messages in tests). */
@@ -372,7 +373,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       pools,
       pollers,
       ...(scheduler ? { scheduler } : {}),
-      timings: { synthMs: synth.synthMs, startMs: Date.now() - started },
+      timings: {
+        synthMs: synth.synthMs,
+        startMs: Date.now() - started,
+        ...(synth.cacheHit ? { synthCached: true } : {}),
+      },
       async sendMessage(msg) {
         const body = JSON.stringify(msg);
         const parsed = parseMessage(body);
