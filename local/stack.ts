@@ -16,10 +16,9 @@ import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/m
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
 import {
-  type DynamoDbEmulator,
-  type SqsEmulator,
-  type SsmEmulator,
+  type RemoteEmulator,
   startDynamoDbEmulator,
+  startEmulatorThread,
   startSqsEmulator,
   startSsmEmulator,
 } from './emulators/index.ts';
@@ -63,6 +62,11 @@ export interface LocalStackOptions {
    * that tests see redeliveries within seconds). `env` above configures the stack, not these.
    */
   functionEnv?: Record<string, string>;
+  /**
+   * 'threads' (default): SQS and DynamoDB each on a worker thread (SSM beside SQS), as remote
+   * services are; 'in-process': on the caller's event loop (e.g. to profile them together).
+   */
+  emulators?: 'threads' | 'in-process';
 }
 
 export interface LocalStack {
@@ -145,6 +149,45 @@ export function prettyLogLine(fn: string, line: string): string | undefined {
   return `${prefix} │ ${String(level ?? 'LOG').padEnd(5)} ${String(message ?? '')}${extra}`;
 }
 
+type Emulators = Record<'sqs' | 'dynamodb' | 'ssm', RemoteEmulator>;
+
+/** Starts SQS, DynamoDB and SSM; each registers its stop in `cleanups`, even if another fails. */
+async function startEmulators(
+  opts: LocalStackOptions,
+  env: NodeJS.ProcessEnv,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<Emulators> {
+  const port = (name: PortName) => ({ port: portOf(name, opts, env) });
+  const one = <E extends RemoteEmulator>(p: Promise<E>) => p.then((e) => [e]);
+  const groups: Array<Promise<RemoteEmulator[]>> =
+    opts.emulators === 'in-process'
+      ? [
+          one(startSqsEmulator(port('sqs'))),
+          one(startSsmEmulator(port('ssm'))),
+          one(startDynamoDbEmulator(port('dynamodb'))),
+        ]
+      : [
+          // SSM is read at cold starts only: it shares the SQS thread.
+          startEmulatorThread([
+            { kind: 'sqs', ...port('sqs') },
+            { kind: 'ssm', ...port('ssm') },
+          ]),
+          startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
+        ];
+  const started = await Promise.allSettled(groups);
+  const all: RemoteEmulator[] = [];
+  for (const e of started) {
+    if (e.status === 'rejected') continue;
+    all.push(...e.value);
+    for (const emu of e.value) cleanups.push(() => emu.stop());
+  }
+  const failed = started.find((e) => e.status === 'rejected');
+  if (failed) throw new Error(`starting the emulators failed: ${String(failed.reason)}`);
+  // Both layouts list them in the order sqs, ssm, dynamodb.
+  const [sqs, ssm, dynamodb] = all as [RemoteEmulator, RemoteEmulator, RemoteEmulator];
+  return { sqs, ssm, dynamodb };
+}
+
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const started = Date.now();
   const env = opts.env ?? process.env;
@@ -170,17 +213,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
-    const emulators = await Promise.allSettled([
-      startSqsEmulator({ port: portOf('sqs', opts, env) }),
-      startDynamoDbEmulator({ port: portOf('dynamodb', opts, env) }),
-      startSsmEmulator({ port: portOf('ssm', opts, env) }),
-    ] as const);
-    for (const e of emulators) if (e.status === 'fulfilled') cleanups.push(() => e.value.stop());
-    const failed = emulators.find((e) => e.status === 'rejected');
-    if (failed) throw new Error(`starting the emulators failed: ${String(failed.reason)}`);
-    const [sqsEmu, ddbEmu, ssmEmu] = emulators.map(
-      (e) => (e as PromiseFulfilledResult<unknown>).value,
-    ) as [SqsEmulator, DynamoDbEmulator, SsmEmulator];
+    const {
+      sqs: sqsEmu,
+      dynamodb: ddbEmu,
+      ssm: ssmEmu,
+    } = await startEmulators(opts, env, cleanups);
     const region = LOCAL.region;
     const sqs = new SQSClient({ region, endpoint: sqsEmu.url, credentials: CREDENTIALS });
     const ddb = new DynamoDBClient({ region, endpoint: ddbEmu.url, credentials: CREDENTIALS });
