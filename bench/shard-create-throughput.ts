@@ -54,14 +54,11 @@ export interface ThroughputResult {
 
 const keyOf = (i: number, prefix: string) => `biz-bench#${prefix}-${String(i).padStart(4, '0')}`;
 
-async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; stack: LocalStack }> {
-  const started = performance.now();
-  const stack = await startBenchStack({
-    shards: SHARDS,
-    nodesPerShard: NODES_PER_SHARD,
-    nodeFaults: { latencyMs: nodeLatencyMs },
-  });
-  const stackStartMs = Math.round(performance.now() - started);
+async function measure(
+  stack: LocalStack,
+  nodeLatencyMs: number,
+  stackStartMs: number,
+): Promise<ThroughputRun> {
   const fleet = stack.fleet!;
   const producer = new ShardControlProducer({ sqs: stack.sqs, queueUrls: stack.queues });
   const locations = (prefix: string, n: number) =>
@@ -94,23 +91,20 @@ async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; sta
   const completions = [...doneAt.values()].map((t) => t - t0);
   const nodeRequests = fleet.nodes.reduce((n, node) => n + node.requests.length, 0) - putsBefore;
   return {
-    stack,
-    run: {
-      nodeLatencyMs,
-      locations: LOCATIONS,
-      totalMs: Math.round(totalMs),
-      messagesPerSecond: round((LOCATIONS / totalMs) * 1000, 1),
-      sendMs: Math.round(sendMs),
-      completionMs: {
-        p50: Math.round(percentile(completions, 50)),
-        p95: Math.round(percentile(completions, 95)),
-        max: Math.round(Math.max(...completions)),
-      },
-      runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
-      nodeRequests,
-      stackStartMs,
-      mainThreadBusy,
+    nodeLatencyMs,
+    locations: LOCATIONS,
+    totalMs: Math.round(totalMs),
+    messagesPerSecond: round((LOCATIONS / totalMs) * 1000, 1),
+    sendMs: Math.round(sendMs),
+    completionMs: {
+      p50: Math.round(percentile(completions, 50)),
+      p95: Math.round(percentile(completions, 95)),
+      max: Math.round(Math.max(...completions)),
     },
+    runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
+    nodeRequests,
+    stackStartMs,
+    mainThreadBusy,
   };
 }
 
@@ -122,8 +116,15 @@ async function run(): Promise<ThroughputResult> {
     maxConcurrency: 0,
   };
   for (const latency of LATENCIES_MS) {
-    const { run, stack } = await measure(latency);
+    const started = performance.now();
+    const stack = await startBenchStack({
+      shards: SHARDS,
+      nodesPerShard: NODES_PER_SHARD,
+      nodeFaults: { latencyMs: latency },
+    });
+    // Stopped on failure too: a stack left running keeps the process alive.
     try {
+      const run = await measure(stack, latency, Math.round(performance.now() - started));
       const m = stack.topology.mappings.find((x) => x.queueName === 'shard-creation')!;
       mapping = {
         batchSize: m.batchSize,
