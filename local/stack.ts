@@ -15,13 +15,8 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/messages.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
-import {
-  type RemoteEmulator,
-  startDynamoDbEmulator,
-  startEmulatorThread,
-  startSqsEmulator,
-  startSsmEmulator,
-} from './emulators/index.ts';
+// Only the thread starter: fauxqs and dynalite load on their threads, not at start-up here.
+import { type RemoteEmulator, startEmulatorThread } from './emulators/threaded.ts';
 import { SqsPoller } from './runtime/event-source.ts';
 import { type InvokeResult, LambdaPool, REPO_ROOT, resolveEntry } from './runtime/lambda-pool.ts';
 import { createResources, localParameterValues } from './runtime/resources.ts';
@@ -159,21 +154,22 @@ async function startEmulators(
 ): Promise<Emulators> {
   const port = (name: PortName) => ({ port: portOf(name, opts, env) });
   const one = <E extends RemoteEmulator>(p: Promise<E>) => p.then((e) => [e]);
-  const groups: Array<Promise<RemoteEmulator[]>> =
-    opts.emulators === 'in-process'
-      ? [
-          one(startSqsEmulator(port('sqs'))),
-          one(startSsmEmulator(port('ssm'))),
-          one(startDynamoDbEmulator(port('dynamodb'))),
-        ]
-      : [
-          // SSM is read at cold starts only: it shares the SQS thread.
-          startEmulatorThread([
-            { kind: 'sqs', ...port('sqs') },
-            { kind: 'ssm', ...port('ssm') },
-          ]),
-          startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
-        ];
+  const inProcess =
+    opts.emulators === 'in-process' ? await import('./emulators/index.ts') : undefined;
+  const groups: Array<Promise<RemoteEmulator[]>> = inProcess
+    ? [
+        one(inProcess.startSqsEmulator(port('sqs'))),
+        one(inProcess.startSsmEmulator(port('ssm'))),
+        one(inProcess.startDynamoDbEmulator(port('dynamodb'))),
+      ]
+    : [
+        // SSM is read at cold starts only: it shares the SQS thread.
+        startEmulatorThread([
+          { kind: 'sqs', ...port('sqs') },
+          { kind: 'ssm', ...port('ssm') },
+        ]),
+        startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
+      ];
   const started = await Promise.allSettled(groups);
   const all: RemoteEmulator[] = [];
   for (const e of started) {
