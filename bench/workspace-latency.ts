@@ -263,6 +263,7 @@ function format(r: WorkspaceLatencyResult): string {
         'min ms',
         'invocations',
         'records/invocation',
+        'cold starts',
       ],
       [r.waves, r.singles, r.burst].map((p) => [
         p.pattern,
@@ -274,6 +275,7 @@ function format(r: WorkspaceLatencyResult): string {
         p.latencyMs.min,
         p.runtime.invocations,
         p.meanBatchSize,
+        p.runtime.coldStarts,
       ]),
     ),
     `target p95 <= ${r.targetP95Ms} ms (waves): ${verdict} (p95 ${r.waves.latencyMs.p95} ms)`,
