@@ -41,6 +41,12 @@ export interface ThroughputRun {
    * and DynamoDB emulators, the simulators and the pollers (the handlers run in worker threads).
    */
   mainThreadBusy: number;
+  /**
+   * CPU time of the whole process (every thread: emulators, simulators, pollers, sandboxes) per
+   * location during the measurement. Unlike msg/s it hardly depends on what else the machine
+   * runs: N dedicated cores can do at most N x 1000 / cpuMsPerMessage msg/s.
+   */
+  cpuMsPerMessage: number;
 }
 
 export interface ThroughputResult {
@@ -78,6 +84,7 @@ async function measure(
   const putsBefore = fleet.nodes.reduce((n, node) => n + node.requests.length, 0);
   const keys = Array.from({ length: LOCATIONS }, (_, i) => keyOf(i, 'loc'));
   const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
   const t0 = performance.now();
   const sending = producer.sendShardCreates(locations('loc', LOCATIONS));
   const polling = pollUntilDone(keys, initialised, TIMEOUT_MS, POLL_MS);
@@ -87,6 +94,8 @@ async function measure(
   const doneAt = await polling;
   const totalMs = Math.max(...doneAt.values()) - t0;
   const mainThreadBusy = round(performance.eventLoopUtilization(elu).utilization, 2);
+  const cpuUsed = process.cpuUsage(cpu);
+  const cpuMsPerMessage = round((cpuUsed.user + cpuUsed.system) / 1000 / LOCATIONS, 1);
   await stack.waitForIdle(60_000);
   const completions = [...doneAt.values()].map((t) => t - t0);
   const nodeRequests = fleet.nodes.reduce((n, node) => n + node.requests.length, 0) - putsBefore;
@@ -105,6 +114,7 @@ async function measure(
     nodeRequests,
     stackStartMs,
     mainThreadBusy,
+    cpuMsPerMessage,
   };
 }
 
@@ -169,6 +179,7 @@ function format(result: ThroughputResult): string {
         'cold starts',
         'node requests',
         'main thread busy',
+        'CPU ms/msg',
       ],
       result.runs.map((r) => [
         r.nodeLatencyMs,
@@ -183,6 +194,7 @@ function format(result: ThroughputResult): string {
         r.runtime.coldStarts,
         r.nodeRequests,
         r.mainThreadBusy,
+        r.cpuMsPerMessage,
       ]),
     ),
   ].join('\n');

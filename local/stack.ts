@@ -57,11 +57,6 @@ export interface LocalStackOptions {
    * that tests see redeliveries within seconds). `env` above configures the stack, not these.
    */
   functionEnv?: Record<string, string>;
-  /**
-   * 'threads' (default): SQS and DynamoDB each on a worker thread (SSM beside SQS), as remote
-   * services are; 'in-process': on the caller's event loop (e.g. to profile them together).
-   */
-  emulators?: 'threads' | 'in-process';
 }
 
 export interface LocalStack {
@@ -146,41 +141,31 @@ export function prettyLogLine(fn: string, line: string): string | undefined {
 
 type Emulators = Record<'sqs' | 'dynamodb' | 'ssm', RemoteEmulator>;
 
-/** Starts SQS, DynamoDB and SSM; each registers its stop in `cleanups`, even if another fails. */
+/**
+ * Starts SQS (with SSM, read at cold starts only) and DynamoDB each on a worker thread, as the
+ * remote services they stand for; each registers its stop in `cleanups`, even if another fails.
+ */
 async function startEmulators(
   opts: LocalStackOptions,
   env: NodeJS.ProcessEnv,
   cleanups: Array<() => Promise<void> | void>,
 ): Promise<Emulators> {
   const port = (name: PortName) => ({ port: portOf(name, opts, env) });
-  const one = <E extends RemoteEmulator>(p: Promise<E>) => p.then((e) => [e]);
-  const inProcess =
-    opts.emulators === 'in-process' ? await import('./emulators/index.ts') : undefined;
-  const groups: Array<Promise<RemoteEmulator[]>> = inProcess
-    ? [
-        one(inProcess.startSqsEmulator(port('sqs'))),
-        one(inProcess.startSsmEmulator(port('ssm'))),
-        one(inProcess.startDynamoDbEmulator(port('dynamodb'))),
-      ]
-    : [
-        // SSM is read at cold starts only: it shares the SQS thread.
-        startEmulatorThread([
-          { kind: 'sqs', ...port('sqs') },
-          { kind: 'ssm', ...port('ssm') },
-        ]),
-        startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
-      ];
-  const started = await Promise.allSettled(groups);
-  const all: RemoteEmulator[] = [];
+  const started = await Promise.allSettled([
+    startEmulatorThread([
+      { kind: 'sqs', ...port('sqs') },
+      { kind: 'ssm', ...port('ssm') },
+    ]),
+    startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
+  ]);
   for (const e of started) {
-    if (e.status === 'rejected') continue;
-    all.push(...e.value);
-    for (const emu of e.value) cleanups.push(() => emu.stop());
+    if (e.status === 'fulfilled') for (const emu of e.value) cleanups.push(() => emu.stop());
   }
   const failed = started.find((e) => e.status === 'rejected');
   if (failed) throw new Error(`starting the emulators failed: ${String(failed.reason)}`);
-  // Both layouts list them in the order sqs, ssm, dynamodb.
-  const [sqs, ssm, dynamodb] = all as [RemoteEmulator, RemoteEmulator, RemoteEmulator];
+  const [[sqs, ssm], [dynamodb]] = started.map((e) =>
+    e.status === 'fulfilled' ? e.value : [],
+  ) as [[RemoteEmulator, RemoteEmulator], [RemoteEmulator]];
   return { sqs, ssm, dynamodb };
 }
 
