@@ -41,6 +41,12 @@ export interface ThroughputRun {
    * and DynamoDB emulators, the simulators and the pollers (the handlers run in worker threads).
    */
   mainThreadBusy: number;
+  /**
+   * CPU time of the whole process (every thread: emulators, simulators, pollers, sandboxes) per
+   * location during the measurement. Unlike msg/s it hardly depends on what else the machine
+   * runs: N dedicated cores can do at most N x 1000 / cpuMsPerMessage msg/s.
+   */
+  cpuMsPerMessage: number;
 }
 
 export interface ThroughputResult {
@@ -54,14 +60,11 @@ export interface ThroughputResult {
 
 const keyOf = (i: number, prefix: string) => `biz-bench#${prefix}-${String(i).padStart(4, '0')}`;
 
-async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; stack: LocalStack }> {
-  const started = performance.now();
-  const stack = await startBenchStack({
-    shards: SHARDS,
-    nodesPerShard: NODES_PER_SHARD,
-    nodeFaults: { latencyMs: nodeLatencyMs },
-  });
-  const stackStartMs = Math.round(performance.now() - started);
+async function measure(
+  stack: LocalStack,
+  nodeLatencyMs: number,
+  stackStartMs: number,
+): Promise<ThroughputRun> {
   const fleet = stack.fleet!;
   const producer = new ShardControlProducer({ sqs: stack.sqs, queueUrls: stack.queues });
   const locations = (prefix: string, n: number) =>
@@ -81,6 +84,7 @@ async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; sta
   const putsBefore = fleet.nodes.reduce((n, node) => n + node.requests.length, 0);
   const keys = Array.from({ length: LOCATIONS }, (_, i) => keyOf(i, 'loc'));
   const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
   const t0 = performance.now();
   const sending = producer.sendShardCreates(locations('loc', LOCATIONS));
   const polling = pollUntilDone(keys, initialised, TIMEOUT_MS, POLL_MS);
@@ -90,27 +94,27 @@ async function measure(nodeLatencyMs: number): Promise<{ run: ThroughputRun; sta
   const doneAt = await polling;
   const totalMs = Math.max(...doneAt.values()) - t0;
   const mainThreadBusy = round(performance.eventLoopUtilization(elu).utilization, 2);
+  const cpuUsed = process.cpuUsage(cpu);
+  const cpuMsPerMessage = round((cpuUsed.user + cpuUsed.system) / 1000 / LOCATIONS, 1);
   await stack.waitForIdle(60_000);
   const completions = [...doneAt.values()].map((t) => t - t0);
   const nodeRequests = fleet.nodes.reduce((n, node) => n + node.requests.length, 0) - putsBefore;
   return {
-    stack,
-    run: {
-      nodeLatencyMs,
-      locations: LOCATIONS,
-      totalMs: Math.round(totalMs),
-      messagesPerSecond: round((LOCATIONS / totalMs) * 1000, 1),
-      sendMs: Math.round(sendMs),
-      completionMs: {
-        p50: Math.round(percentile(completions, 50)),
-        p95: Math.round(percentile(completions, 95)),
-        max: Math.round(Math.max(...completions)),
-      },
-      runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
-      nodeRequests,
-      stackStartMs,
-      mainThreadBusy,
+    nodeLatencyMs,
+    locations: LOCATIONS,
+    totalMs: Math.round(totalMs),
+    messagesPerSecond: round((LOCATIONS / totalMs) * 1000, 1),
+    sendMs: Math.round(sendMs),
+    completionMs: {
+      p50: Math.round(percentile(completions, 50)),
+      p95: Math.round(percentile(completions, 95)),
+      max: Math.round(Math.max(...completions)),
     },
+    runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
+    nodeRequests,
+    stackStartMs,
+    mainThreadBusy,
+    cpuMsPerMessage,
   };
 }
 
@@ -122,8 +126,15 @@ async function run(): Promise<ThroughputResult> {
     maxConcurrency: 0,
   };
   for (const latency of LATENCIES_MS) {
-    const { run, stack } = await measure(latency);
+    const started = performance.now();
+    const stack = await startBenchStack({
+      shards: SHARDS,
+      nodesPerShard: NODES_PER_SHARD,
+      nodeFaults: { latencyMs: latency },
+    });
+    // Stopped on failure too: a stack left running keeps the process alive.
     try {
+      const run = await measure(stack, latency, Math.round(performance.now() - started));
       const m = stack.topology.mappings.find((x) => x.queueName === 'shard-creation')!;
       mapping = {
         batchSize: m.batchSize,
@@ -168,6 +179,7 @@ function format(result: ThroughputResult): string {
         'cold starts',
         'node requests',
         'main thread busy',
+        'CPU ms/msg',
       ],
       result.runs.map((r) => [
         r.nodeLatencyMs,
@@ -182,6 +194,7 @@ function format(result: ThroughputResult): string {
         r.runtime.coldStarts,
         r.nodeRequests,
         r.mainThreadBusy,
+        r.cpuMsPerMessage,
       ]),
     ),
   ].join('\n');

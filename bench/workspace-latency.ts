@@ -3,7 +3,9 @@
 // 10 ms), with 20 ms node latency. Workspaces go out in waves so that latency is not only
 // queueing. A second, informational pattern sends single messages apart from each other: a
 // lone message waits for the event source's batching window (1 s on this queue in the
-// template), by design.
+// template), by design. A third pattern is a burst: 100 workspace.created plus 20 duplicates
+// (the same events sent again, as a producer retrying would) at once, while 60 shard.create
+// for new locations are in flight on the other queue.
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../local/stack.ts';
 import type { WorkspaceEvent } from '../shared/contracts/producer.ts';
@@ -19,6 +21,7 @@ import {
 } from './local-stack.ts';
 
 export const TARGET_P95_MS = 1_000;
+export const BURST_TARGET_P95_MS = 1_500;
 const NODE_LATENCY_MS = 20;
 const SHARDS = 4;
 const NODES_PER_SHARD = 3;
@@ -29,6 +32,9 @@ const WAVE_GAP_MS = 1_500;
 const SINGLES = 10;
 const SINGLE_GAP_MS = 1_500;
 const POLL_MS = 10;
+const BURST_WORKSPACES = 100;
+const BURST_DUPLICATES = 20;
+const BURST_SHARD_CREATES = 60;
 
 export interface LatencyStats {
   count: number;
@@ -53,10 +59,13 @@ export interface WorkspaceLatencyResult {
   nodesPerShard: number;
   locations: number;
   targetP95Ms: number;
+  burstTargetP95Ms: number;
   mapping: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency: number };
   /** The pattern the target is judged on. */
   waves: PatternResult;
   singles: PatternResult;
+  /** Judged against burstTargetP95Ms; latency of each distinct workspace. */
+  burst: PatternResult;
 }
 
 const stats = (values: number[]): LatencyStats => ({
@@ -73,6 +82,8 @@ async function runPattern(
   shardOf: Map<string, string>,
   groups: WorkspaceEvent[][],
   gapMs: number,
+  /** Sent right before the first group, without waiting for it to be processed. */
+  alongside?: () => Promise<unknown>,
 ): Promise<{ latencies: number[]; runtime: ReturnType<typeof diffStats> }> {
   const fleet = stack.fleet!;
   const nodesOf = new Map([...new Set(shardOf.values())].map((s) => [s, fleet.nodesOf(s)]));
@@ -84,10 +95,12 @@ async function runPattern(
     const nodes = nodesOf.get(shardOf.get(event.data.locationId)!)!;
     return nodes.every((n) => n.state.stores.has(workspaceId));
   };
-  const ids = all.map((e) => e.data.workspaceId);
+  // Duplicates count once: a workspace is done when its store is monitored.
+  const ids = [...new Set(all.map((e) => e.data.workspaceId))];
   const polling = pollUntilDone(ids, monitored, 120_000, POLL_MS);
   for (const [i, group] of groups.entries()) {
     if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+    if (i === 0) await alongside?.();
     const t = performance.now();
     for (const e of group) sentAt.set(e.data.workspaceId, t);
     const out = await producer.sendWorkspaceEvents(group);
@@ -156,6 +169,34 @@ async function run(): Promise<WorkspaceLatencyResult> {
     const singleGroups = Array.from({ length: SINGLES }, (_, i) => [event(`ws-single-${i}`, i)]);
     const singles = await runPattern(stack, producer, shardOf, singleGroups, SINGLE_GAP_MS);
 
+    const burstEvents = Array.from({ length: BURST_WORKSPACES }, (_, i) => ({
+      ...event(`ws-burst-${String(i).padStart(3, '0')}`, i),
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    }));
+    // Every batch of the burst in flight at once, like many producers.
+    const burstProducer = new ShardControlProducer({
+      sqs: stack.sqs,
+      queueUrls: stack.queues,
+      concurrency: 64,
+    });
+    const burst = await runPattern(
+      stack,
+      burstProducer,
+      shardOf,
+      [[...burstEvents, ...burstEvents.slice(0, BURST_DUPLICATES)]],
+      0,
+      async () => {
+        const out = await burstProducer.sendShardCreates(
+          Array.from({ length: BURST_SHARD_CREATES }, (_, i) => ({
+            businessId: 'biz-bench-ws',
+            locationId: `burst-loc-${i}`,
+            businessType: 'restaurant',
+          })),
+        );
+        if (out.failed.length > 0) throw new Error(`${out.failed.length} sends failed`);
+      },
+    );
+
     const m = stack.topology.mappings.find((x) => x.queueName === 'workspace-lifecycle')!;
     const pattern = (
       name: string,
@@ -177,6 +218,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
       nodesPerShard: NODES_PER_SHARD,
       locations: LOCATIONS,
       targetP95Ms: TARGET_P95_MS,
+      burstTargetP95Ms: BURST_TARGET_P95_MS,
       mapping: {
         batchSize: m.batchSize,
         maxBatchingWindowSeconds: m.maxBatchingWindowSeconds,
@@ -192,6 +234,11 @@ async function run(): Promise<WorkspaceLatencyResult> {
         `${SINGLES} single messages, ${SINGLE_GAP_MS} ms apart (informational)`,
         singles,
       ),
+      burst: pattern(
+        'burst',
+        `${BURST_WORKSPACES} + ${BURST_DUPLICATES} duplicates at once, ${BURST_SHARD_CREATES} shard.create in flight`,
+        burst,
+      ),
     };
   } finally {
     await stack.stop();
@@ -201,6 +248,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
 function format(r: WorkspaceLatencyResult): string {
   const m = r.mapping;
   const verdict = r.waves.latencyMs.p95 <= r.targetP95Ms ? 'PASS' : 'FAIL';
+  const burstVerdict = r.burst.latencyMs.p95 <= r.burstTargetP95Ms ? 'PASS' : 'FAIL';
   return [
     `workspace.created -> store monitored on all ${r.nodesPerShard} nodes of its shard; node latency ${r.nodeLatencyMs} ms, ` +
       `${r.shards} shards, event source batch ${m.batchSize} / window ${m.maxBatchingWindowSeconds} s / concurrency ${m.maxConcurrency}`,
@@ -215,8 +263,9 @@ function format(r: WorkspaceLatencyResult): string {
         'min ms',
         'invocations',
         'records/invocation',
+        'cold starts',
       ],
-      [r.waves, r.singles].map((p) => [
+      [r.waves, r.singles, r.burst].map((p) => [
         p.pattern,
         p.description,
         p.latencyMs.count,
@@ -226,17 +275,20 @@ function format(r: WorkspaceLatencyResult): string {
         p.latencyMs.min,
         p.runtime.invocations,
         p.meanBatchSize,
+        p.runtime.coldStarts,
       ]),
     ),
     `target p95 <= ${r.targetP95Ms} ms (waves): ${verdict} (p95 ${r.waves.latencyMs.p95} ms)`,
+    `target p95 <= ${r.burstTargetP95Ms} ms (burst): ${burstVerdict} (p95 ${r.burst.latencyMs.p95} ms)`,
   ].join('\n');
 }
 
 export const workspaceLatency: Benchmark<WorkspaceLatencyResult> = {
   name: 'workspace-latency',
   description:
-    'workspace.created send -> monitored on every node (p50/p95/max), node latency 20 ms, target p95 <= 1 s',
+    'workspace.created send -> monitored on every node (p50/p95/max), node latency 20 ms, target p95 <= 1 s (waves), <= 1.5 s (burst)',
   run,
   format,
-  passed: (r) => r.waves.latencyMs.p95 <= r.targetP95Ms,
+  passed: (r) =>
+    r.waves.latencyMs.p95 <= r.targetP95Ms && r.burst.latencyMs.p95 <= r.burstTargetP95Ms,
 };

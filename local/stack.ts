@@ -16,16 +16,10 @@ import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/m
 import { PARAMETERS, physicalName, ssmPrefix } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
-import {
-  type DynamoDbEmulator,
-  type SqsEmulator,
-  type SsmEmulator,
-  startDynamoDbEmulator,
-  startSqsEmulator,
-  startSsmEmulator,
-} from './emulators/index.ts';
 import { startLambdaEmulator } from './emulators/lambda.ts';
 import { startSchedulerEmulator } from './emulators/scheduler.ts';
+// Only the thread starter: fauxqs and dynalite load on their threads, not at start-up here.
+import { type RemoteEmulator, startEmulatorThread } from './emulators/threaded.ts';
 import { SqsPoller } from './runtime/event-source.ts';
 import { type InvokeResult, LambdaPool, REPO_ROOT, resolveEntry } from './runtime/lambda-pool.ts';
 import { createResources, localParameterValues } from './runtime/resources.ts';
@@ -132,7 +126,8 @@ export interface LocalStack {
   scheduler?: LocalScheduler;
   /** Runs source-sync on its own timer, when source reconciliation is on. */
   sourceScheduler?: LocalScheduler;
-  timings: { synthMs: number; startMs: number };
+  /** `synthCached`: the template and bundles were reused from an earlier start. */
+  timings: { synthMs: number; startMs: number; synthCached?: boolean };
   /** Sends a contract message to its queue (validated first, like a well-behaved producer). */
   sendMessage(msg: Message): Promise<string>;
   /** Sends any body (e.g. poison messages in tests). */
@@ -198,6 +193,36 @@ export function prettyLogLine(fn: string, line: string): string | undefined {
   return `${prefix} │ ${String(level ?? 'LOG').padEnd(5)} ${String(message ?? '')}${extra}`;
 }
 
+type Emulators = Record<'sqs' | 'dynamodb' | 'ssm', RemoteEmulator>;
+
+/**
+ * Starts SQS (with SSM, read at cold starts only) and DynamoDB each on a worker thread, as the
+ * remote services they stand for; each registers its stop in `cleanups`, even if another fails.
+ */
+async function startEmulators(
+  opts: LocalStackOptions,
+  env: NodeJS.ProcessEnv,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<Emulators> {
+  const port = (name: PortName) => ({ port: portOf(name, opts, env) });
+  const started = await Promise.allSettled([
+    startEmulatorThread([
+      { kind: 'sqs', ...port('sqs') },
+      { kind: 'ssm', ...port('ssm') },
+    ]),
+    startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
+  ]);
+  for (const e of started) {
+    if (e.status === 'fulfilled') for (const emu of e.value) cleanups.push(() => emu.stop());
+  }
+  const failed = started.find((e) => e.status === 'rejected');
+  if (failed) throw new Error(`starting the emulators failed: ${String(failed.reason)}`);
+  const [[sqs, ssm], [dynamodb]] = started.map((e) =>
+    e.status === 'fulfilled' ? e.value : [],
+  ) as [[RemoteEmulator, RemoteEmulator], [RemoteEmulator]];
+  return { sqs, ssm, dynamodb };
+}
+
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const started = Date.now();
   const env = opts.env ?? process.env;
@@ -223,20 +248,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
-    const emulators = await Promise.allSettled([
-      startSqsEmulator({ port: portOf('sqs', opts, env) }),
-      startDynamoDbEmulator({ port: portOf('dynamodb', opts, env) }),
-      startSsmEmulator({ port: portOf('ssm', opts, env) }),
-    ] as const);
-    for (const e of emulators) if (e.status === 'fulfilled') cleanups.push(() => e.value.stop());
-    const failed = emulators.find((e) => e.status === 'rejected');
-    if (failed)
-      throw new Error(`starting the emulators failed: ${String(failed.reason)}`, {
-        cause: failed.reason,
-      });
-    const [sqsEmu, ddbEmu, ssmEmu] = emulators.map(
-      (e) => (e as PromiseFulfilledResult<unknown>).value,
-    ) as [SqsEmulator, DynamoDbEmulator, SsmEmulator];
+    const {
+      sqs: sqsEmu,
+      dynamodb: ddbEmu,
+      ssm: ssmEmu,
+    } = await startEmulators(opts, env, cleanups);
     const region = LOCAL.region;
     const sqs = new SQSClient({ region, endpoint: sqsEmu.url, credentials: CREDENTIALS });
     const ddb = new DynamoDBClient({ region, endpoint: ddbEmu.url, credentials: CREDENTIALS });
@@ -492,7 +508,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       pollers,
       ...(scheduler ? { scheduler } : {}),
       ...(sourceScheduler ? { sourceScheduler } : {}),
-      timings: { synthMs: synth.synthMs, startMs: Date.now() - started },
+      timings: {
+        synthMs: synth.synthMs,
+        startMs: Date.now() - started,
+        ...(synth.cacheHit ? { synthCached: true } : {}),
+      },
       async sendMessage(msg) {
         const body = JSON.stringify(msg);
         const parsed = parseMessage(body);

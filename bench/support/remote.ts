@@ -1,23 +1,11 @@
-import { once } from 'node:events';
-import { startTsWorker } from '../../local/runtime/ts-worker.ts';
+import { startEmulatorThread } from '../../local/emulators/threaded.ts';
+import { startServiceThread } from '../../local/runtime/ts-worker.ts';
 import type { Faults } from '../../local/simulators/faults.ts';
 import type { SigningKeys } from '../../shared/contracts/signing.ts';
 
-/**
- * Starts a `*.worker.ts` of this folder. Each posts one message when ready and one when it
- * has stopped after being asked to (any message).
- */
+/** Starts a `*.worker.ts` of this folder (protocol: startServiceThread). */
 async function startWorker<Ready>(file: string, workerData?: unknown) {
-  const worker = startTsWorker(new URL(file, import.meta.url), { workerData });
-  const [ready] = (await once(worker, 'message')) as [Ready];
-  return {
-    ready,
-    async stop() {
-      worker.postMessage('stop');
-      await once(worker, 'message');
-      await worker.terminate();
-    },
-  };
+  return startServiceThread<Ready>(new URL(file, import.meta.url), workerData);
 }
 
 /** Node agent simulators on a worker thread (see node-agents.worker.ts). */
@@ -41,8 +29,8 @@ export async function startBareNodes(nodes: Array<{ down: boolean }>, latencyMs:
   return { urls: ready.urls, stop };
 }
 
-/** The DynamoDB emulator on a worker thread (see dynamodb.worker.ts). */
+/** The DynamoDB emulator on a worker thread (see local/emulators/threaded.ts). */
 export async function startRemoteDynamoDb() {
-  const { ready, stop } = await startWorker<{ url: string }>('./dynamodb.worker.ts');
-  return { url: ready.url, stop };
+  const [emulator] = await startEmulatorThread([{ kind: 'dynamodb' }]);
+  return { url: emulator!.url, stop: emulator!.stop };
 }

@@ -243,9 +243,12 @@ async function main(): Promise<number> {
 
   const e = stack.endpoints;
   console.log(
-    `local stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s (synth ${(
+    // Since the process started (performance.now()'s origin): module loading counts too.
+    `local stack up in ${(performance.now() / 1000).toFixed(1)} s (synth ${(
       stack.timings.synthMs / 1000
-    ).toFixed(1)} s)${flag('watch') ? ' [source mode: handler .ts via tsx]' : ''}`,
+    ).toFixed(1)} s${stack.timings.synthCached ? ', reused from .local/synth' : ''})${
+      flag('watch') ? ' [source mode: handler .ts via tsx]' : ''
+    }`,
   );
   console.log(`  SQS       ${e.sqs}   (${PORT_ENV.sqs})`);
   console.log(`  DynamoDB  ${e.dynamodb}   (${PORT_ENV.dynamodb}) table ${stack.tableName}`);

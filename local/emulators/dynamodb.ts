@@ -10,6 +10,7 @@ import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
+import { installDynaliteParseCache } from './dynalite-parse-cache.ts';
 
 export interface DynamoDbEmulator {
   url: string;
@@ -47,6 +48,7 @@ const validation = (message: string) =>
 export async function startDynamoDbEmulator(
   opts: { port?: number } = {},
 ): Promise<DynamoDbEmulator> {
+  installDynaliteParseCache();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const ttl = new Map<string, TtlSetting>();
   let port = 0;

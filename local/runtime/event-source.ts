@@ -1,5 +1,6 @@
-// Local emulation of a Lambda SQS event source mapping: long-poll, batch (size + window),
-// invoke with up to MaximumConcurrency batches in flight, then delete what succeeded.
+// Local emulation of a Lambda SQS event source mapping: several pollers long-poll at once (as
+// Lambda starts with five), each batches (size + window) and invokes, with at most
+// MaximumConcurrency batches being collected or invoked, then deletes what succeeded.
 // Failed records are left alone so SQS redelivers them after the visibility timeout and,
 // after maxReceiveCount receives, moves them to the DLQ: exactly what AWS does.
 import {
@@ -28,6 +29,8 @@ export interface MappingSpec {
 
 export interface PollerOptions {
   sqs: SQSClient;
+  /** Receive loops; default min(LAMBDA_INITIAL_POLLERS, MaximumConcurrency). */
+  pollers?: number;
   invoke: (event: SQSEvent) => Promise<InvokeResult>;
   region: string;
   /** Long-poll wait; shorter than AWS's 20 s only to make shutdown quick. */
@@ -153,11 +156,16 @@ const sleep = (ms: number, signal: AbortSignal) =>
     );
   });
 
+/** Lambda's SQS event source starts with this many pollers and scales up with the backlog. */
+export const LAMBDA_INITIAL_POLLERS = 5;
+
 export class SqsPoller {
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   private readonly running = new Set<Promise<void>>();
-  private wake?: () => void;
+  /** Batches being collected or invoked: never more than MaximumConcurrency. */
+  private slotsTaken = 0;
+  private readonly slotWaiters: Array<() => void> = [];
   readonly stats = { batches: 0, received: 0, deleted: 0, failed: 0 };
 
   constructor(
@@ -172,13 +180,20 @@ export class SqsPoller {
 
   start(): void {
     if (this.spec.enabled === false || this.loop) return;
-    this.loop = this.run();
+    const maxConcurrency = Math.max(1, this.spec.maxConcurrency);
+    const loops = Math.max(
+      1,
+      Math.min(this.opts.pollers ?? LAMBDA_INITIAL_POLLERS, maxConcurrency),
+    );
+    this.loop = Promise.all(Array.from({ length: loops }, () => this.run(maxConcurrency))).then(
+      () => undefined,
+    );
   }
 
-  /** Aborts the pending long poll; batches already invoked finish (or fail) on their own. */
+  /** Aborts the pending long polls; batches already invoked finish (or fail) on their own. */
   async stop(): Promise<void> {
     this.abort.abort();
-    this.wake?.();
+    for (const wake of this.slotWaiters.splice(0)) wake();
     await this.loop;
   }
 
@@ -187,29 +202,46 @@ export class SqsPoller {
     await Promise.allSettled([...this.running]);
   }
 
-  private async run(): Promise<void> {
+  /**
+   * Takes a slot before receiving, so that a received batch never waits for an invocation slot
+   * while its visibility timeout runs.
+   */
+  private async takeSlot(maxConcurrency: number, signal: AbortSignal): Promise<boolean> {
+    while (this.slotsTaken >= maxConcurrency) {
+      if (signal.aborted) return false;
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    }
+    if (signal.aborted) return false;
+    this.slotsTaken++;
+    return true;
+  }
+
+  private releaseSlot(): void {
+    this.slotsTaken--;
+    this.slotWaiters.shift()?.();
+  }
+
+  /** One poller: receive a batch, hand it to an invocation, receive the next. */
+  private async run(maxConcurrency: number): Promise<void> {
     const { signal } = this.abort;
-    const maxConcurrency = Math.max(1, this.spec.maxConcurrency);
-    while (!signal.aborted) {
-      if (this.running.size >= maxConcurrency) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        continue;
-      }
+    while (await this.takeSlot(maxConcurrency, signal)) {
       let batch: Message[];
       try {
         batch = await this.collect(signal);
       } catch (err) {
+        this.releaseSlot();
         if (signal.aborted) break;
         this.opts.log?.(`receive from ${this.spec.queueName} failed: ${(err as Error).message}`);
         await sleep(1000, signal);
         continue;
       }
-      if (batch.length === 0) continue;
+      if (batch.length === 0) {
+        this.releaseSlot();
+        continue;
+      }
       const p: Promise<void> = this.process(batch).finally(() => {
         this.running.delete(p);
-        this.wake?.();
+        this.releaseSlot();
       });
       this.running.add(p);
     }

@@ -2,16 +2,33 @@
 // sandboxes: each worker has the function's own env, serves one invocation at a time,
 // stays warm between invocations, and is recycled when an invocation times out.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import { transformSync } from 'esbuild';
 import type { InvocationError, ToParent, ToWorker, WorkerData } from './lambda-protocol.ts';
 import { startTsWorker } from './ts-worker.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER_URL = join(here, 'lambda-worker.ts');
+
+let compiledWorker: URL | undefined;
+/** lambda-worker.ts as JavaScript (types stripped once per process), as a data: URL. */
+function compiledWorkerUrl(): URL {
+  compiledWorker ??= new URL(
+    `data:text/javascript,${encodeURIComponent(
+      transformSync(readFileSync(WORKER_URL, 'utf8'), {
+        loader: 'ts',
+        format: 'esm',
+        target: 'node20',
+        sourcefile: WORKER_URL,
+      }).code,
+    )}`,
+  );
+  return compiledWorker;
+}
 export const REPO_ROOT = resolve(here, '..', '..');
 
 export interface PoolFunction {
@@ -149,13 +166,18 @@ export class LambdaPool {
       memorySize: this.fn.memorySize,
       logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
     };
-    const worker = startTsWorker(WORKER_URL, {
+    const options = {
       workerData: data,
       env: { ...this.fn.env, AWS_LAMBDA_LOG_STREAM_NAME: data.logStreamName },
       execArgv: ['--enable-source-maps'],
       stdout: true,
       stderr: true,
-    });
+    };
+    // A bundle is plain JavaScript, as in Lambda: its sandbox needs no TypeScript loader, which
+    // would cost every cold start a good part of its time. Handler sources (.ts) need one.
+    const worker = /\.[cm]?ts$/.test(this.fn.entry)
+      ? startTsWorker(WORKER_URL, options)
+      : new Worker(compiledWorkerUrl(), options);
     const slot: Slot = { worker, busy: true, dead: false };
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: worker[stream], crlfDelay: Number.POSITIVE_INFINITY }).on(

@@ -1,10 +1,12 @@
 // Reads the synthesized CDK template of the `local` stage and turns it into the local topology:
 // the same queues, table, parameters, functions and event source mappings that get deployed,
 // with CloudFormation intrinsics resolved to local values (emulator URLs, fake ARNs).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { LAMBDA_BUNDLE } from '../../infra/bundling.ts';
+import { PROJECT_ROOT } from '../../infra/paths.ts';
 import { LOCAL } from '../defaults.ts';
+import { cachedSynth, type SynthInputs, synthCacheKey } from './synth-cache.ts';
 
 export interface CfnResource {
   Type: string;
@@ -21,6 +23,8 @@ export interface Synthesized {
   assemblyDir: string;
   stackName: string;
   synthMs: number;
+  /** Whether the assembly was reused from an earlier start (undefined: caching was off). */
+  cacheHit?: boolean;
 }
 
 export interface LocalQueue {
@@ -117,33 +121,60 @@ const MARKER_KEY = 'shard-control';
 
 let cached: Promise<Synthesized> | undefined;
 
+/** Everything the synthesized template and bundles depend on (besides this code). */
+export function synthInputs(root: string = PROJECT_ROOT): SynthInputs {
+  return {
+    root,
+    dirs: ['infra', 'functions', 'shared'],
+    files: ['package-lock.json', 'cdk.json', 'tsconfig.json'],
+    extra: { stage: LOCAL.stage, bundle: LAMBDA_BUNDLE },
+  };
+}
+
+/** Where synthesized assemblies are reused between starts (gitignored). */
+export const SYNTH_CACHE_DIR = join(PROJECT_ROOT, '.local', 'synth');
+
+async function synthesize(outdir: string): Promise<{ stackName: string; templateFile: string }> {
+  const { buildApp } = await import('../../infra/app.ts');
+  const { app, stack } = buildApp({ stage: LOCAL.stage, outdir });
+  const assembly = app.synth();
+  const artifact = assembly.getStackByName(stack.stackName);
+  return { stackName: stack.stackName, templateFile: artifact.templateFile };
+}
+
+function readSynthesized(
+  assemblyDir: string,
+  meta: { stackName: string; templateFile: string },
+  started: number,
+  cacheHit?: boolean,
+): Synthesized {
+  const template = JSON.parse(
+    readFileSync(join(assemblyDir, meta.templateFile), 'utf8'),
+  ) as CfnTemplate;
+  return {
+    template,
+    assemblyDir,
+    stackName: meta.stackName,
+    synthMs: Date.now() - started,
+    ...(cacheHit === undefined ? {} : { cacheHit }),
+  };
+}
+
 /**
  * Synthesizes the CDK app for stage `local` in-process (bundling every function with esbuild),
- * once per process: later calls return the same result.
+ * once per process: later calls return the same result. Without `outdir`, the assembly is
+ * reused from `cacheDir` (default SYNTH_CACHE_DIR) when no input changed since it was made.
  */
-export function synthesizeLocal(opts: { outdir?: string } = {}): Promise<Synthesized> {
+export function synthesizeLocal(
+  opts: { outdir?: string; cacheDir?: string } = {},
+): Promise<Synthesized> {
   cached ??= (async () => {
     const started = Date.now();
-    const { buildApp } = await import('../../infra/app.ts');
-    let outdir = opts.outdir;
-    if (!outdir) {
-      // One directory per process: parallel test workers must not overwrite each other's assets.
-      const dir = mkdtempSync(join(tmpdir(), 'shard-control-synth-'));
-      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-      outdir = dir;
-    }
-    const { app, stack } = buildApp({ stage: LOCAL.stage, outdir });
-    const assembly = app.synth();
-    const artifact = assembly.getStackByName(stack.stackName);
-    const template = JSON.parse(
-      readFileSync(join(assembly.directory, artifact.templateFile), 'utf8'),
-    ) as CfnTemplate;
-    return {
-      template,
-      assemblyDir: assembly.directory,
-      stackName: stack.stackName,
-      synthMs: Date.now() - started,
-    };
+    const { outdir } = opts;
+    if (outdir) return readSynthesized(outdir, await synthesize(outdir), started);
+    const key = synthCacheKey(synthInputs());
+    const entry = await cachedSynth(opts.cacheDir ?? SYNTH_CACHE_DIR, key, synthesize);
+    return readSynthesized(entry.dir, entry.meta, started, entry.hit);
   })();
   cached.catch(() => {
     cached = undefined;
