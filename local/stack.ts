@@ -216,7 +216,10 @@ async function startEmulators(
     if (e.status === 'fulfilled') for (const emu of e.value) cleanups.push(() => emu.stop());
   }
   const failed = started.find((e) => e.status === 'rejected');
-  if (failed) throw new Error(`starting the emulators failed: ${String(failed.reason)}`);
+  if (failed)
+    throw new Error(`starting the emulators failed: ${String(failed.reason)}`, {
+      cause: failed.reason,
+    });
   const [[sqs, ssm], [dynamodb]] = started.map((e) =>
     e.status === 'fulfilled' ? e.value : [],
   ) as [[RemoteEmulator, RemoteEmulator], [RemoteEmulator]];
