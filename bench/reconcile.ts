@@ -46,8 +46,9 @@ const FLEET_STORES = 100;
 const FLEET_RUNS = 5;
 /** Each node request's simulated latency; BENCH_NODE_LATENCY_MS shows how the ratio depends on it. */
 const NODE_LATENCY_MS = Number(process.env.BENCH_NODE_LATENCY_MS ?? 20);
-/** Unique per run: an external DynamoDB (BENCH_DYNAMODB_URL) outlives one run. */
-const TABLE = `shard-control-bench-${Date.now()}`;
+/** Unique per table: an external DynamoDB (BENCH_DYNAMODB_URL) outlives one run. */
+const TABLE_PREFIX = `shard-control-bench-${Date.now()}`;
+let tables = 0;
 const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));
 
 export interface ReconcileResult {
@@ -106,7 +107,38 @@ function countRequests(client: DynamoDBClient) {
   };
 }
 
-async function batchWrite(client: DynamoDBClient, items: Array<Record<string, unknown>>) {
+/** A state table, its stores, and a counter of the requests sent to it. */
+export interface BenchTable {
+  client: DynamoDBClient;
+  table: string;
+  stores: TableStores;
+  counter: ReturnType<typeof countRequests>;
+}
+
+/**
+ * Runs `fn` against a new state table on a DynamoDB emulator started for it (or on
+ * BENCH_DYNAMODB_URL, e.g. AWS's DynamoDB Local, to tell the emulator's costs from the code's:
+ * dynalite executes writes one at a time). The sweep keeps its state in the table, so each
+ * fleet measured needs a table of its own.
+ */
+export async function withStateTable<T>(fn: (db: BenchTable) => Promise<T>): Promise<T> {
+  const external = process.env.BENCH_DYNAMODB_URL;
+  const dynamo = external
+    ? { url: external, stop: async () => undefined }
+    : await startRemoteDynamoDb();
+  const client = localDynamoDb(dynamo.url);
+  const table = `${TABLE_PREFIX}-${++tables}`;
+  try {
+    await createStateTable(client, table);
+    const stores = createStores({ tableName: table, client });
+    return await fn({ client, table, stores, counter: countRequests(client) });
+  } finally {
+    client.destroy();
+    await dynamo.stop();
+  }
+}
+
+async function batchWrite({ client, table }: BenchTable, items: Array<Record<string, unknown>>) {
   const chunks: Array<Array<Record<string, unknown>>> = [];
   for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
   // A few writers at once: seeding is setup, not what is measured.
@@ -118,9 +150,9 @@ async function batchWrite(client: DynamoDBClient, items: Array<Record<string, un
       }));
       while (requests.length) {
         const out = await client.send(
-          new BatchWriteItemCommand({ RequestItems: { [TABLE]: requests } }),
+          new BatchWriteItemCommand({ RequestItems: { [table]: requests } }),
         );
-        requests = (out.UnprocessedItems?.[TABLE] ?? []) as typeof requests;
+        requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
       }
     }
   };
@@ -191,13 +223,11 @@ async function converge(stores: TableStores, shardId: string, nodeParallelism: n
   return { ms, busyMs, result };
 }
 
-async function quietSweep(
-  client: DynamoDBClient,
-  stores: TableStores,
-  counter: ReturnType<typeof countRequests>,
-) {
+/** A second sweep over `shardCount` shards whose topology has not changed since the first. */
+export async function quietSweep(db: BenchTable, shardCount = SHARDS) {
+  const { stores, counter } = db;
   const endpoint = 'http://127.0.0.1:9/unused';
-  const shards = Array.from({ length: SHARDS }, (_, i) => {
+  const shards = Array.from({ length: shardCount }, (_, i) => {
     const shardId = `big-${String(i).padStart(5, '0')}`;
     return {
       shardId,
@@ -213,7 +243,7 @@ async function quietSweep(
     items.push(shardItem(s.shardId));
     for (const n of s.nodes) items.push(nodeItem(s.shardId, n.nodeId, n.endpoint));
   }
-  await batchWrite(client, items);
+  await batchWrite(db, items);
   // What a first sweep over this fleet records: one digest per shard, in 16 chunk items.
   await stores.sweeps.saveTopologyDigests(
     new Map(shards.map((s) => [s.shardId, topologyDigest(s)])),
@@ -252,7 +282,7 @@ async function quietSweep(
     const result = await runSweep(ports, settings);
     const ms = performance.now() - started;
     return {
-      shards: SHARDS,
+      shards: shardCount,
       nodesPerShard: NODES_PER_SHARD,
       dynamoRequests: counter.total(),
       byOperation: counter.byOperation(),
@@ -265,8 +295,9 @@ async function quietSweep(
   }
 }
 
-async function newNode(client: DynamoDBClient, stores: TableStores) {
-  const shardId = 'stores-10k';
+/** A node that has just joined a shard of `storeCount` stores and 1 schema, converged. */
+export async function newNode(db: BenchTable, storeCount = BIG_SHARD_STORES) {
+  const shardId = `stores-${storeCount}`;
   const node = await startNodeAgent({ nodeId: `${shardId}-node-new`, signingKeys: SIGNING });
   try {
     const items: Array<Record<string, unknown>> = [
@@ -274,12 +305,12 @@ async function newNode(client: DynamoDBClient, stores: TableStores) {
       nodeItem(shardId, node.nodeId, node.url, 'joining'),
       schemaItem(shardId, 'biz-bench', 'loc-1'),
     ];
-    for (let i = 0; i < BIG_SHARD_STORES; i++) {
+    for (let i = 0; i < storeCount; i++) {
       items.push(storeItem(shardId, `ws-${String(i).padStart(5, '0')}`));
     }
-    await batchWrite(client, items);
-    const { ms } = await converge(stores, shardId, CONVERGENCE_NODE_PARALLELISM);
-    const resources = BIG_SHARD_STORES + 1;
+    await batchWrite(db, items);
+    const { ms } = await converge(db.stores, shardId, CONVERGENCE_NODE_PARALLELISM);
+    const resources = storeCount + 1;
     const byRequest: Record<string, number> = {};
     for (const r of node.requests) {
       const key = `${r.method} ${r.path.split('?')[0]}`;
@@ -291,18 +322,15 @@ async function newNode(client: DynamoDBClient, stores: TableStores) {
       requestBound: Math.ceil(resources / MAX_APPLY_IDS) + 3,
       byRequest,
       ms: round(ms),
-      holdsAll: node.state.stores.size === BIG_SHARD_STORES && node.state.schemas.size === 1,
+      holdsAll: node.state.stores.size === storeCount && node.state.schemas.size === 1,
     };
   } finally {
     await node.stop();
   }
 }
 
-async function fleet(
-  client: DynamoDBClient,
-  stores: TableStores,
-  counter: ReturnType<typeof countRequests>,
-) {
+async function fleet(db: BenchTable) {
+  const { stores, counter } = db;
   // The nodes run on their own thread, as they run on their own machines in production; on
   // the function's thread their request handling would be counted as convergence time.
   const seedShard = async (shardId: string, nodes: number, offline: number) => {
@@ -320,7 +348,7 @@ async function fleet(
       ...started.map((n) => nodeItem(shardId, n.nodeId, n.url)),
       ...Array.from({ length: FLEET_STORES }, (_, i) => storeItem(shardId, `ws-${shardId}-${i}`)),
     ];
-    await batchWrite(client, items);
+    await batchWrite(db, items);
     return remote;
   };
   const cases = [
@@ -430,21 +458,11 @@ async function httpFloor() {
 export const reconcile: Benchmark<ReconcileResult> = {
   name: 'reconcile',
   description: `quiet sweep over ${SHARDS} shards x ${NODES_PER_SHARD} nodes; a new node into a ${BIG_SHARD_STORES}-store shard; a ${FLEET_NODES}-node shard with ${FLEET_OFFLINE} down (${NODE_LATENCY_MS} ms node latency)`,
-  async run() {
-    // BENCH_DYNAMODB_URL points the bench at another DynamoDB, e.g. AWS's DynamoDB Local, to
-    // tell the emulator's costs (dynalite executes writes one at a time) from the code's.
-    const external = process.env.BENCH_DYNAMODB_URL;
-    const dynamo = external
-      ? { url: external, stop: async () => undefined }
-      : await startRemoteDynamoDb();
-    const client = localDynamoDb(dynamo.url);
-    try {
-      await createStateTable(client, TABLE);
-      const stores = createStores({ tableName: TABLE, client });
-      const counter = countRequests(client);
-      const quiet = await quietSweep(client, stores, counter);
-      const node = await newNode(client, stores);
-      const { rows: fleetRows, quiet: quietConvergence } = await fleet(client, stores, counter);
+  run: () =>
+    withStateTable(async (db) => {
+      const quiet = await quietSweep(db);
+      const node = await newNode(db);
+      const { rows: fleetRows, quiet: quietConvergence } = await fleet(db);
       const floor = await httpFloor();
       const [one, many] = [fleetRows[0]!, fleetRows[1]!];
       return {
@@ -457,11 +475,7 @@ export const reconcile: Benchmark<ReconcileResult> = {
         quietConvergence,
         httpFloor: floor,
       };
-    } finally {
-      client.destroy();
-      await dynamo.stop();
-    }
-  },
+    }),
   format(r) {
     return [
       table(
