@@ -86,7 +86,8 @@ function niceStep(span: number): number {
 function scale(axis: Axis, values: readonly number[]): Scale {
   if (axis.log) {
     const positive = values.filter((v) => v > 0);
-    const lo = axis.min ?? 10 ** Math.floor(Math.log10(Math.min(...positive, 1)));
+    const lo =
+      axis.min ?? 10 ** Math.floor(Math.log10(positive.length ? Math.min(...positive) : 1));
     const hi = axis.max ?? 10 ** Math.ceil(Math.log10(Math.max(...positive, lo * 10)));
     const [a, b] = [Math.log10(lo), Math.log10(hi)];
     const ticks: number[] = [];
