@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cdfChart, lineChart } from './charts.ts';
+import { cdfChart, lineChart, type Point } from './charts.ts';
 import type { ReconcileScaleResult } from './reconcile-scale.ts';
 import type { ThroughputResult } from './shard-create-throughput.ts';
 import type { PatternResult, WorkspaceLatencyResult } from './workspace-latency.ts';
@@ -17,27 +17,49 @@ export interface Figure {
   svg: string;
 }
 
+interface AxisSeries {
+  axis: string;
+  name: string;
+  points: Point[];
+}
+
+/** One series on each y axis; the right one dashed, so the two read apart without colour. */
+const twoAxes = (c: {
+  title: string;
+  description: string;
+  x: string;
+  left: AxisSeries;
+  right: AxisSeries;
+}) =>
+  lineChart({
+    title: c.title,
+    description: c.description,
+    x: { label: c.x },
+    y: { label: c.left.axis },
+    y2: { label: c.right.axis },
+    series: [
+      { name: c.left.name, points: c.left.points },
+      { name: c.right.name, points: c.right.points, axis: 'right', dashed: true },
+    ],
+  });
+
 const throughput = (r: ThroughputResult): Figure[] => [
   {
     file: 'throughput-vs-node-latency.svg',
-    svg: lineChart({
+    svg: twoAxes({
       title: 'shard.create throughput vs node latency',
       description: `${r.locations} shard.create sent at once to the local stack, ${r.shards} shards x ${r.nodesPerShard} nodes: messages per second until every location is on every node of its shard, and the 95th percentile of a location's completion, at each simulated node latency.`,
-      x: { label: 'simulated node latency (ms)' },
-      y: { label: 'throughput (msg/s)' },
-      y2: { label: 'p95 completion (ms)' },
-      series: [
-        {
-          name: 'throughput (msg/s, left)',
-          points: r.runs.map((run) => [run.nodeLatencyMs, run.messagesPerSecond]),
-        },
-        {
-          name: 'p95 send -> on every node (ms, right)',
-          axis: 'right',
-          dashed: true,
-          points: r.runs.map((run) => [run.nodeLatencyMs, run.completionMs.p95]),
-        },
-      ],
+      x: 'simulated node latency (ms)',
+      left: {
+        axis: 'throughput (msg/s)',
+        name: 'throughput (msg/s, left)',
+        points: r.runs.map((run) => [run.nodeLatencyMs, run.messagesPerSecond]),
+      },
+      right: {
+        axis: 'p95 completion (ms)',
+        name: 'p95 send -> on every node (ms, right)',
+        points: r.runs.map((run) => [run.nodeLatencyMs, run.completionMs.p95]),
+      },
     }),
   },
 ];
@@ -70,25 +92,21 @@ const reconcileScale = (r: ReconcileScaleResult): Figure[] => {
   return [
     {
       file: 'sweep-cost-vs-fleet-size.svg',
-      svg: lineChart({
+      svg: twoAxes({
         title: 'Quiet sweep cost vs fleet size',
         description:
           'DynamoDB requests and time of a reconcile sweep over a fleet whose topology has not changed since the previous sweep, at each number of shards (3 nodes each).',
-        x: { label: `shards (x ${r.sweeps[0]?.nodesPerShard ?? 3} nodes)` },
-        y: { label: 'DynamoDB requests' },
-        y2: { label: 'sweep time (ms)' },
-        series: [
-          {
-            name: 'DynamoDB requests (left)',
-            points: r.sweeps.map((s) => [s.shards, s.dynamoRequests]),
-          },
-          {
-            name: 'time (ms, right)',
-            axis: 'right',
-            dashed: true,
-            points: r.sweeps.map((s) => [s.shards, s.ms]),
-          },
-        ],
+        x: `shards (x ${r.sweeps[0]?.nodesPerShard ?? 3} nodes)`,
+        left: {
+          axis: 'DynamoDB requests',
+          name: 'DynamoDB requests (left)',
+          points: r.sweeps.map((s) => [s.shards, s.dynamoRequests]),
+        },
+        right: {
+          axis: 'sweep time (ms)',
+          name: 'time (ms, right)',
+          points: r.sweeps.map((s) => [s.shards, s.ms]),
+        },
       }),
     },
     {

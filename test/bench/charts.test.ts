@@ -48,6 +48,12 @@ function assertBalanced(svg: string) {
   expect(stack).toEqual([]);
 }
 
+/** The tick labels of one axis group, e.g. `x-ticks`. */
+const ticks = (svg: string, group: string) => {
+  const body = new RegExp(`<g class="${group}"[^>]*>([\\s\\S]*?)</g>`).exec(svg)?.[1] ?? '';
+  return [...body.matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1]);
+};
+
 const numbers = (svg: string, element: string, attrs: [string, string]) =>
   [...svg.matchAll(new RegExp(`<${element}\\b[^>]*>`, 'g'))].map(([tag]) =>
     attrs.map((a) => Number(new RegExp(`\\b${a}="([^"]+)"`).exec(tag)?.[1])),
@@ -88,15 +94,7 @@ describe('lineChart', () => {
     expect(svg).toContain('>node latency (ms)</text>');
     expect(svg).toContain('>msg/s</text>');
     expect(svg).toContain('>p95 ms</text>');
-    const xTicks = /<g class="x-ticks"[^>]*>([\s\S]*?)<\/g>/.exec(svg)?.[1];
-    expect([...xTicks!.matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1])).toEqual([
-      '0',
-      '20',
-      '40',
-      '60',
-      '80',
-      '100',
-    ]);
+    expect(ticks(svg, 'x-ticks')).toEqual(['0', '20', '40', '60', '80', '100']);
     expect(svg).toMatch(/<g class="y2-ticks"[^>]*>\n<text[^>]*>0<\/text>/);
     expect(svg).toContain('>2,500</text>');
   });
@@ -132,14 +130,8 @@ describe('lineChart', () => {
     });
     assertBalanced(log);
     expect(numbers(log, 'circle', ['cx', 'cy'])).toHaveLength(2);
-    const xTicks = /<g class="x-ticks"[^>]*>([\s\S]*?)<\/g>/.exec(log)?.[1];
     // From the decade of the smallest value shown, not from 1.
-    expect([...xTicks!.matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1])).toEqual([
-      '10',
-      '100',
-      '1,000',
-      '10,000',
-    ]);
+    expect(ticks(log, 'x-ticks')).toEqual(['10', '100', '1,000', '10,000']);
   });
 });
 
@@ -171,15 +163,7 @@ describe('cdfChart', () => {
     expect(svg.match(/<polyline /g)).toHaveLength(3);
     expect(svg).not.toContain('<circle');
     expect(svg).toMatch(/stroke-dasharray="6 4"\/>\n<\/g>/);
-    const y = /<g class="y-ticks"[^>]*>([\s\S]*?)<\/g>/.exec(svg)?.[1];
-    expect([...y!.matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1])).toEqual([
-      '0',
-      '20',
-      '40',
-      '60',
-      '80',
-      '100',
-    ]);
+    expect(ticks(svg, 'y-ticks')).toEqual(['0', '20', '40', '60', '80', '100']);
   });
 });
 
