@@ -83,7 +83,7 @@ function niceStep(span: number): number {
   return step * power;
 }
 
-function scale(axis: Axis, values: readonly number[]): Scale {
+function scale(axis: Axis, values: readonly number[], headroom = false): Scale {
   if (axis.log) {
     const positive = values.filter((v) => v > 0);
     const lo =
@@ -102,7 +102,9 @@ function scale(axis: Axis, values: readonly number[]): Scale {
   const hi0 = axis.max ?? Math.max(...values, lo0 + 1);
   const step = niceStep(hi0 - lo0 || 1);
   const lo = axis.min ?? Math.floor(lo0 / step) * step;
-  const hi = axis.max ?? Math.ceil(hi0 / step) * step;
+  // On y, a step of headroom when the largest value is on a tick: a line on the frame is hard
+  // to see. On x the last point stays at the edge.
+  const hi = axis.max ?? (headroom ? Math.floor(hi0 / step) + 1 : Math.ceil(hi0 / step)) * step;
   const ticks: number[] = [];
   // Integer steps from lo avoid accumulating floating-point error in the tick values.
   for (let i = 0; lo + i * step <= hi + step * 1e-9; i++) ticks.push(lo + i * step);
@@ -123,11 +125,13 @@ export function lineChart(chart: LineChart): string {
   const ys = scale(
     chart.y,
     chart.series.filter((s) => !onRight(s)).flatMap((s) => s.points.map((p) => p[1])),
+    true,
   );
   const y2s = chart.y2
     ? scale(
         chart.y2,
         chart.series.filter(onRight).flatMap((s) => s.points.map((p) => p[1])),
+        true,
       )
     : undefined;
   const px = (v: number) => {

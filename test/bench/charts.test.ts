@@ -112,6 +112,25 @@ describe('lineChart', () => {
     expect(svg).not.toMatch(/NaN|Infinity|undefined/);
   });
 
+  it('leaves a step of headroom above a y value on a tick, none after the last x', () => {
+    const flat = lineChart({
+      title: 'flat',
+      x: { label: 'shards' },
+      y: { label: 'requests' },
+      series: [
+        {
+          name: 'requests',
+          points: [
+            [0, 10],
+            [20_000, 10],
+          ],
+        },
+      ],
+    });
+    expect(ticks(flat, 'y-ticks').at(-1)).toBe('12');
+    expect(ticks(flat, 'x-ticks').at(-1)).toBe('20,000');
+  });
+
   it('puts powers of ten on a log axis and leaves out values it cannot show', () => {
     const log = lineChart({
       title: 'log',
