@@ -8,6 +8,8 @@ import { type Benchmark, numbersFromEnv, table } from './benchmark.ts';
 import { newNode, quietSweep, withStateTable } from './reconcile.ts';
 
 const SWEEP_SIZES = numbersFromEnv('BENCH_SWEEP_SIZES', [1_000, 5_000, 10_000, 20_000]);
+/** Quiet sweeps measured per fleet size; the median is charted. */
+const SWEEP_RUNS = 3;
 const CONVERGE_RESOURCES = numbersFromEnv('BENCH_CONVERGE_RESOURCES', [10, 100, 1_000, 10_000]);
 
 export interface ReconcileScaleResult {
@@ -21,7 +23,7 @@ export const reconcileScale: Benchmark<ReconcileScaleResult> = {
   async run() {
     const sweeps = [];
     for (const shards of SWEEP_SIZES) {
-      const sweep = await withStateTable((db) => quietSweep(db, shards));
+      const sweep = await withStateTable((db) => quietSweep(db, shards, SWEEP_RUNS));
       console.log(
         `  quiet sweep, ${shards} shards: ${sweep.dynamoRequests} requests, ${sweep.ms} ms`,
       );
@@ -38,8 +40,14 @@ export const reconcileScale: Benchmark<ReconcileScaleResult> = {
   format(r) {
     return [
       table(
-        ['quiet sweep: shards', 'DynamoDB requests', 'ms', 'Citrus pages'],
-        r.sweeps.map((s) => [s.shards, s.dynamoRequests, s.ms, s.citrusPages]),
+        ['quiet sweep: shards', 'DynamoDB requests', 'median ms', 'runs ms', 'Citrus pages'],
+        r.sweeps.map((s) => [
+          s.shards,
+          s.dynamoRequests,
+          s.ms,
+          (s.runsMs ?? []).join(' / '),
+          s.citrusPages,
+        ]),
       ),
       '',
       table(
