@@ -41,3 +41,14 @@ export const median = (values: readonly number[]): number => {
 };
 
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** A comma-separated list of numbers from the environment (e.g. `BENCH_LATENCIES=0,20,50`). */
+export function numbersFromEnv(name: string, fallback: readonly number[]): number[] {
+  const raw = process.env[name];
+  if (!raw?.trim()) return [...fallback];
+  const values = raw.split(',').map((v) => Number(v.trim()));
+  if (values.some((v) => !Number.isFinite(v) || v < 0)) {
+    throw new Error(`${name} must be comma-separated non-negative numbers, got "${raw}"`);
+  }
+  return values;
+}

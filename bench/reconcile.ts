@@ -47,8 +47,9 @@ const FLEET_STORES = 100;
 const FLEET_RUNS = 5;
 /** Each node request's simulated latency; BENCH_NODE_LATENCY_MS shows how the ratio depends on it. */
 const NODE_LATENCY_MS = Number(process.env.BENCH_NODE_LATENCY_MS ?? 20);
-/** Unique per run: an external DynamoDB (BENCH_DYNAMODB_URL) outlives one run. */
-const TABLE = `shard-control-bench-${Date.now()}`;
+/** Unique per table: an external DynamoDB (BENCH_DYNAMODB_URL) outlives one run. */
+const TABLE_PREFIX = `shard-control-bench-${Date.now()}`;
+let tables = 0;
 const SIGNING = SigningKeys.parse(JSON.parse(LOCAL.nodeSigningKeys));
 
 export interface ReconcileResult {
@@ -89,8 +90,39 @@ export interface ReconcileResult {
   httpFloor: { oneNodeMs: number; fleetMs: number; ratio: number };
 }
 
-const batchWrite = (client: DynamoDBClient, items: Array<Record<string, unknown>>) =>
-  batchWriteItems(client, TABLE, items);
+/** A state table, its stores, and a counter of the requests sent to it. */
+export interface BenchTable {
+  client: DynamoDBClient;
+  table: string;
+  stores: TableStores;
+  counter: ReturnType<typeof countRequests>;
+}
+
+/**
+ * Runs `fn` against a new state table on a DynamoDB emulator started for it (or on
+ * BENCH_DYNAMODB_URL, e.g. AWS's DynamoDB Local, to tell the emulator's costs from the code's:
+ * dynalite executes writes one at a time). The sweep keeps its state in the table, so each
+ * fleet measured needs a table of its own.
+ */
+export async function withStateTable<T>(fn: (db: BenchTable) => Promise<T>): Promise<T> {
+  const external = process.env.BENCH_DYNAMODB_URL;
+  const dynamo = external
+    ? { url: external, stop: async () => undefined }
+    : await startRemoteDynamoDb();
+  const client = localDynamoDb(dynamo.url);
+  const table = `${TABLE_PREFIX}-${++tables}`;
+  try {
+    await createStateTable(client, table);
+    const stores = createStores({ tableName: table, client });
+    return await fn({ client, table, stores, counter: countRequests(client) });
+  } finally {
+    client.destroy();
+    await dynamo.stop();
+  }
+}
+
+const batchWrite = ({ client, table }: BenchTable, items: Array<Record<string, unknown>>) =>
+  batchWriteItems(client, table, items);
 
 const stamp = {
   version: 1,
@@ -156,13 +188,14 @@ async function converge(stores: TableStores, shardId: string, nodeParallelism: n
   return { ms, busyMs, result };
 }
 
-async function quietSweep(
-  client: DynamoDBClient,
-  stores: TableStores,
-  counter: ReturnType<typeof countRequests>,
-) {
+/**
+ * Sweeps over `shardCount` shards whose topology has not changed since a first sweep:
+ * `runs` of them, the median time reported (one run is at the mercy of a busy shared core).
+ */
+export async function quietSweep(db: BenchTable, shardCount = SHARDS, runs = 1) {
+  const { stores, counter } = db;
   const endpoint = 'http://127.0.0.1:9/unused';
-  const shards = Array.from({ length: SHARDS }, (_, i) => {
+  const shards = Array.from({ length: shardCount }, (_, i) => {
     const shardId = `big-${String(i).padStart(5, '0')}`;
     return {
       shardId,
@@ -178,7 +211,7 @@ async function quietSweep(
     items.push(shardItem(s.shardId));
     for (const n of s.nodes) items.push(nodeItem(s.shardId, n.nodeId, n.endpoint));
   }
-  await batchWrite(client, items);
+  await batchWrite(db, items);
   // What a first sweep over this fleet records: one digest per shard, in 16 chunk items.
   await stores.sweeps.saveTopologyDigests(
     new Map(shards.map((s) => [s.shardId, topologyDigest(s)])),
@@ -211,27 +244,33 @@ async function quietSweep(
   };
   try {
     await runSweep(ports, settings);
-    counter.reset();
-    pages = 0;
-    const started = performance.now();
-    const result = await runSweep(ports, settings);
-    const ms = performance.now() - started;
+    const runsMs: number[] = [];
+    let result: Awaited<ReturnType<typeof runSweep>> | undefined;
+    for (let run = 0; run < runs; run++) {
+      counter.reset();
+      pages = 0;
+      const started = performance.now();
+      result = await runSweep(ports, settings);
+      runsMs.push(performance.now() - started);
+    }
     return {
-      shards: SHARDS,
+      shards: shardCount,
       nodesPerShard: NODES_PER_SHARD,
       dynamoRequests: counter.total(),
       byOperation: counter.byOperation(),
-      ms: round(ms),
+      ms: median(runsMs),
+      ...(runs > 1 ? { runsMs: runsMs.map((ms) => round(ms)) } : {}),
       citrusPages: pages,
-      jobs: result.outcome === 'swept' ? result.jobs : -1,
+      jobs: result?.outcome === 'swept' ? result.jobs : -1,
     };
   } finally {
     await citrus.stop();
   }
 }
 
-async function newNode(client: DynamoDBClient, stores: TableStores) {
-  const shardId = 'stores-10k';
+/** A node that has just joined a shard of `storeCount` stores and 1 schema, converged. */
+export async function newNode(db: BenchTable, storeCount = BIG_SHARD_STORES) {
+  const shardId = `stores-${storeCount}`;
   const node = await startNodeAgent({ nodeId: `${shardId}-node-new`, signingKeys: SIGNING });
   try {
     const items: Array<Record<string, unknown>> = [
@@ -239,12 +278,12 @@ async function newNode(client: DynamoDBClient, stores: TableStores) {
       nodeItem(shardId, node.nodeId, node.url, 'joining'),
       schemaItem(shardId, 'biz-bench', 'loc-1'),
     ];
-    for (let i = 0; i < BIG_SHARD_STORES; i++) {
+    for (let i = 0; i < storeCount; i++) {
       items.push(storeItem(shardId, `ws-${String(i).padStart(5, '0')}`));
     }
-    await batchWrite(client, items);
-    const { ms } = await converge(stores, shardId, CONVERGENCE_NODE_PARALLELISM);
-    const resources = BIG_SHARD_STORES + 1;
+    await batchWrite(db, items);
+    const { ms } = await converge(db.stores, shardId, CONVERGENCE_NODE_PARALLELISM);
+    const resources = storeCount + 1;
     const byRequest: Record<string, number> = {};
     for (const r of node.requests) {
       const key = `${r.method} ${r.path.split('?')[0]}`;
@@ -256,18 +295,15 @@ async function newNode(client: DynamoDBClient, stores: TableStores) {
       requestBound: Math.ceil(resources / MAX_APPLY_IDS) + 3,
       byRequest,
       ms: round(ms),
-      holdsAll: node.state.stores.size === BIG_SHARD_STORES && node.state.schemas.size === 1,
+      holdsAll: node.state.stores.size === storeCount && node.state.schemas.size === 1,
     };
   } finally {
     await node.stop();
   }
 }
 
-async function fleet(
-  client: DynamoDBClient,
-  stores: TableStores,
-  counter: ReturnType<typeof countRequests>,
-) {
+async function fleet(db: BenchTable) {
+  const { stores, counter } = db;
   // The nodes run on their own thread, as they run on their own machines in production; on
   // the function's thread their request handling would be counted as convergence time.
   const seedShard = async (shardId: string, nodes: number, offline: number) => {
@@ -285,7 +321,7 @@ async function fleet(
       ...started.map((n) => nodeItem(shardId, n.nodeId, n.url)),
       ...Array.from({ length: FLEET_STORES }, (_, i) => storeItem(shardId, `ws-${shardId}-${i}`)),
     ];
-    await batchWrite(client, items);
+    await batchWrite(db, items);
     return remote;
   };
   const cases = [
@@ -395,21 +431,11 @@ async function httpFloor() {
 export const reconcile: Benchmark<ReconcileResult> = {
   name: 'reconcile',
   description: `quiet sweep over ${SHARDS} shards x ${NODES_PER_SHARD} nodes; a new node into a ${BIG_SHARD_STORES}-store shard; a ${FLEET_NODES}-node shard with ${FLEET_OFFLINE} down (${NODE_LATENCY_MS} ms node latency)`,
-  async run() {
-    // BENCH_DYNAMODB_URL points the bench at another DynamoDB, e.g. AWS's DynamoDB Local, to
-    // tell the emulator's costs (dynalite executes writes one at a time) from the code's.
-    const external = process.env.BENCH_DYNAMODB_URL;
-    const dynamo = external
-      ? { url: external, stop: async () => undefined }
-      : await startRemoteDynamoDb();
-    const client = localDynamoDb(dynamo.url);
-    try {
-      await createStateTable(client, TABLE);
-      const stores = createStores({ tableName: TABLE, client });
-      const counter = countRequests(client);
-      const quiet = await quietSweep(client, stores, counter);
-      const node = await newNode(client, stores);
-      const { rows: fleetRows, quiet: quietConvergence } = await fleet(client, stores, counter);
+  run: () =>
+    withStateTable(async (db) => {
+      const quiet = await quietSweep(db);
+      const node = await newNode(db);
+      const { rows: fleetRows, quiet: quietConvergence } = await fleet(db);
       const floor = await httpFloor();
       const [one, many] = [fleetRows[0]!, fleetRows[1]!];
       return {
@@ -422,11 +448,7 @@ export const reconcile: Benchmark<ReconcileResult> = {
         quietConvergence,
         httpFloor: floor,
       };
-    } finally {
-      client.destroy();
-      await dynamo.stop();
-    }
-  },
+    }),
   format(r) {
     return [
       table(

@@ -2,6 +2,8 @@
 // those. Each result goes to bench/results/<name>.json, and all of them into summary.json.
 // Add a benchmark: a module under bench/ exporting a `Benchmark`, plus one line in BENCHMARKS.
 // `--strict` exits 1 when a benchmark misses its targets (by default they are only reported).
+// A benchmark with charts (bench/figures.ts) also redraws them into docs/bench/; `--charts`
+// (`npm run bench:charts`) only redraws them from the results already in bench/results/.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './benchmark.ts';
 import { bundles } from './bundles.ts';
 import { cost } from './cost.ts';
+import { writeFigures } from './figures.ts';
 import { reconcile } from './reconcile.ts';
+import { reconcileScale } from './reconcile-scale.ts';
 import { shardCreateThroughput } from './shard-create-throughput.ts';
 import { sourceSync } from './source-sync.ts';
 import { workspaceLatency } from './workspace-latency.ts';
@@ -21,6 +25,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   workspaceLatency as Benchmark,
   reconcile as Benchmark,
   sourceSync as Benchmark,
+  reconcileScale as Benchmark,
 ];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -56,6 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const selected = names.length > 0 ? BENCHMARKS.filter((b) => names.includes(b.name)) : BENCHMARKS;
+  if (argv.includes('--charts')) return redrawCharts(selected);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const summaryPath = join(RESULTS_DIR, 'summary.json');
   // A partial run keeps the other benchmarks' last entries.
@@ -70,6 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const durationMs = Math.round(performance.now() - started);
       const file = join(RESULTS_DIR, `${benchmark.name}.json`);
       writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+      for (const chart of writeFigures(benchmark.name, result)) console.log(`   chart -> ${chart}`);
       const passed = benchmark.passed?.(result);
       console.log(benchmark.format ? benchmark.format(result) : JSON.stringify(result, null, 2));
       console.log(
@@ -103,6 +110,16 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   return exitCode;
+}
+
+function redrawCharts(selected: readonly Benchmark[]): number {
+  for (const { name } of selected) {
+    const file = join(RESULTS_DIR, `${name}.json`);
+    if (!existsSync(file)) continue;
+    const charts = writeFigures(name, JSON.parse(readFileSync(file, 'utf8')) as object);
+    for (const chart of charts) console.log(`bench/results/${name}.json -> ${chart}`);
+  }
+  return 0;
 }
 
 process.exitCode = await main(process.argv.slice(2));

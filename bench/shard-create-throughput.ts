@@ -1,10 +1,11 @@
 // End-to-end throughput of shard creation on the local stack (CDK bundles in the Lambda-like
 // pools, SQS event source emulation, Citrus and node simulators over HTTP): N distinct
 // locations sent at once; done when every location's schema is on every node of its shard
-// (node simulator state, polled). One fresh stack per node latency setting.
+// (node simulator state, polled). One fresh stack per node latency setting;
+// BENCH_LATENCIES=0,20,50,100 sweeps more of them (for the chart, bench/figures.ts).
 import type { LocalStack } from '../local/stack.ts';
 import { ShardControlProducer } from '../shared/contracts/producer.ts';
-import { type Benchmark, round, table } from './benchmark.ts';
+import { type Benchmark, numbersFromEnv, round, table } from './benchmark.ts';
 import {
   diffStats,
   percentile,
@@ -14,7 +15,7 @@ import {
 } from './local-stack.ts';
 
 const LOCATIONS = Number(process.env.BENCH_LOCATIONS ?? 200);
-const LATENCIES_MS = [0, 20];
+const LATENCIES_MS = numbersFromEnv('BENCH_LATENCIES', [0, 20]);
 const SHARDS = 4;
 const NODES_PER_SHARD = 3;
 // Enough to start every sandbox (5 concurrent batches of 10), so cold starts stay out of the run.
@@ -202,8 +203,7 @@ function format(result: ThroughputResult): string {
 
 export const shardCreateThroughput: Benchmark<ThroughputResult> = {
   name: 'shard-create-throughput',
-  description:
-    'shard.create end to end on the local stack: N locations at once until on every node, node latency 0 / 20 ms',
+  description: `shard.create end to end on the local stack: N locations at once until on every node, node latency ${LATENCIES_MS.join(' / ')} ms`,
   run,
   format,
 };

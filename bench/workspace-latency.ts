@@ -48,6 +48,8 @@ export interface PatternResult {
   pattern: string;
   description: string;
   latencyMs: LatencyStats;
+  /** Every sample, in send order: the distribution chart (bench/figures.ts). */
+  samplesMs: number[];
   runtime: ReturnType<typeof diffStats>;
   /** Records per invocation (the batching window fills batches or times out). */
   meanBatchSize: number;
@@ -206,6 +208,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
       pattern: name,
       description,
       latencyMs: stats(r.latencies),
+      samplesMs: r.latencies.map((ms) => Math.round(ms)),
       runtime: r.runtime,
       meanBatchSize:
         r.runtime.invocations > 0
