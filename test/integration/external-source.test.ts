@@ -41,7 +41,9 @@ async function startExternalSource() {
       return send(200, { locations: fresh(state.locations), asOf });
     if (url.pathname === '/internal/workspaces') {
       // A full listing holds what exists: active workspaces only.
-      const items = since ? fresh(state.workspaces) : state.workspaces.filter((w) => w.status === 'active');
+      const items = since
+        ? fresh(state.workspaces)
+        : state.workspaces.filter((w) => w.status === 'active');
       return send(200, { workspaces: items, asOf });
     }
     return send(404, { error: 'not found' });
@@ -71,7 +73,12 @@ describe('local stack with an external management server', () => {
   const holders = (workspaceId: string) =>
     stack.fleet!.nodes.filter((n) => n.state.stores.has(workspaceId)).length;
   const location = { businessId: 'biz-ext-src', locationId: 'loc-1', businessType: 'retail' };
-  const workspace = { workspaceId: 'ws-ext-src-1', userId: 'u1', businessId: 'biz-ext-src', locationId: 'loc-1' };
+  const workspace = {
+    workspaceId: 'ws-ext-src-1',
+    userId: 'u1',
+    businessId: 'biz-ext-src',
+    locationId: 'loc-1',
+  };
 
   beforeAll(async () => {
     source = await startExternalSource();
@@ -109,7 +116,11 @@ describe('local stack with an external management server', () => {
 
   it('removes nothing while the source fails, and says so', async () => {
     const kept = { ...workspace, workspaceId: 'ws-ext-src-2' };
-    source.state.workspaces.push({ ...kept, status: 'active', updatedAt: new Date().toISOString() });
+    source.state.workspaces.push({
+      ...kept,
+      status: 'active',
+      updatedAt: new Date().toISOString(),
+    });
     expect((await sync()).failed).toBe(false);
     expect(holders(kept.workspaceId)).toBeGreaterThan(0);
     source.state.failing = true;
@@ -122,7 +133,10 @@ describe('local stack with an external management server', () => {
     }
     expect((await workspaceRecord(stack, kept.workspaceId))?.status).toBe('active');
     expect(holders(kept.workspaceId)).toBeGreaterThan(0);
-    const last = await createStores({ tableName: stack.tableName, client: stack.ddb }).source.last();
+    const last = await createStores({
+      tableName: stack.tableName,
+      client: stack.ddb,
+    }).source.last();
     expect(last?.errors.length).toBeGreaterThan(0);
   }, 120_000);
 });
