@@ -16,6 +16,7 @@ import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/m
 import { physicalName } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
+import type { DynamoDbThrottling } from './emulators/dynamodb.ts';
 import {
   type DynamoDbEmulator,
   type SqsEmulator,
@@ -78,6 +79,13 @@ export interface LocalStackOptions {
    * count, which the retry ladder stretches over hours (e.g. to watch a message reach the DLQ).
    */
   maxReceiveCount?: number;
+  /**
+   * Tests only: every source queue's visibility timeout, instead of 6x its function's timeout,
+   * so that records of a crashed invocation come back within a test's time.
+   */
+  visibilityTimeoutSeconds?: number;
+  /** Throttles a seeded share of DynamoDB item calls from the start (fault injection). */
+  dynamoDbThrottling?: DynamoDbThrottling;
 }
 
 export interface LocalStack {
@@ -114,6 +122,10 @@ export interface LocalStack {
   ): Promise<string>;
   /** Invokes a function directly (like `aws lambda invoke`). */
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
+  /** Fault injection: throttles a seeded share of DynamoDB item calls; undefined stops it. */
+  setDynamoDbThrottling(throttling: DynamoDbThrottling | undefined): void;
+  /** Fault injection: the function's next invocation crashes `afterMs` into it. */
+  killNextInvocation(functionName: string, afterMs?: number): void;
   /** Resolves when every source queue is empty (visible + in flight) and nothing runs. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -196,7 +208,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   try {
     const emulators = await Promise.allSettled([
       startSqsEmulator({ port: portOf('sqs', opts, env) }),
-      startDynamoDbEmulator({ port: portOf('dynamodb', opts, env) }),
+      startDynamoDbEmulator({
+        port: portOf('dynamodb', opts, env),
+        ...(opts.dynamoDbThrottling ? { throttling: opts.dynamoDbThrottling } : {}),
+      }),
       startSsmEmulator({ port: portOf('ssm', opts, env) }),
     ] as const);
     for (const e of emulators) if (e.status === 'fulfilled') cleanups.push(() => e.value.stop());
@@ -245,6 +260,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       stackName: synth.stackName,
       ...(opts.maxReceiveCount !== undefined ? { maxReceiveCount: opts.maxReceiveCount } : {}),
     });
+    if (opts.visibilityTimeoutSeconds !== undefined) {
+      for (const q of topology.queues) {
+        if (q.dlq) q.attributes.VisibilityTimeout = String(opts.visibilityTimeoutSeconds);
+      }
+    }
     await createResources({ sqs, ddb, ssm }, topology, values);
 
     // Each sandbox gets the function's own env plus what the Lambda runtime would set.
@@ -446,6 +466,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         return out.MessageId!;
       },
       invoke: (functionName, event) => invoke(functionName, event),
+      setDynamoDbThrottling: (throttling) => ddbEmu.setThrottling(throttling),
+      killNextInvocation(functionName, afterMs) {
+        const pool = pools.get(functionName);
+        if (!pool) throw new Error(`no local function named ${functionName}`);
+        pool.killNextInvocation(afterMs);
+      },
       async waitForIdle(timeoutMs = 60_000) {
         const deadline = Date.now() + timeoutMs;
         let idleSeen = 0;
