@@ -124,6 +124,8 @@ export interface LocalStack {
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
   /** Fault injection: throttles a seeded share of DynamoDB item calls; undefined stops it. */
   setDynamoDbThrottling(throttling: DynamoDbThrottling | undefined): void;
+  /** DynamoDB calls answered with a throttling error so far. */
+  dynamoDbThrottledCalls(): number;
   /** Fault injection: the function's next invocation crashes `afterMs` into it. */
   killNextInvocation(functionName: string, afterMs?: number): void;
   /** Resolves when every source queue is empty (visible + in flight) and nothing runs. */
@@ -467,6 +469,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       },
       invoke: (functionName, event) => invoke(functionName, event),
       setDynamoDbThrottling: (throttling) => ddbEmu.setThrottling(throttling),
+      dynamoDbThrottledCalls: () => ddbEmu.throttled,
       killNextInvocation(functionName, afterMs) {
         const pool = pools.get(functionName);
         if (!pool) throw new Error(`no local function named ${functionName}`);
