@@ -53,47 +53,39 @@ export interface ChaosPlan {
 
 const BASE_TIME = Date.parse('2026-01-01T00:00:00.000Z');
 
+/** An envelope for poison: `type`, `version` and `data` as given, the rest well-formed. */
+const poisonBody = (n: number, type: string, version: number, data: Record<string, string>) =>
+  JSON.stringify({
+    type,
+    version,
+    id: `poison-${n}`,
+    occurredAt: new Date(BASE_TIME).toISOString(),
+    data,
+  });
+const LOCATION = { businessId: 'b', locationId: 'l', businessType: 'retail' };
+const WORKSPACE = { workspaceId: 'w', userId: 'u', businessId: 'b', locationId: 'l' };
+
 /** Poison the management server might send: one field or the framing broken. */
 const POISONS: Array<(n: number) => { queue: PlannedSend['queue']; body: string }> = [
   (n) => ({ queue: 'shard-creation', body: `{"type":"shard.create","id":"poison-${n}",` }),
   (n) => ({
     queue: 'workspace-lifecycle',
-    body: JSON.stringify({ type: 'workspace.renamed', version: 1, id: `poison-${n}` }),
+    body: poisonBody(n, 'workspace.renamed', 1, WORKSPACE),
   }),
-  (n) => ({
-    queue: 'shard-creation',
-    body: JSON.stringify({
-      type: 'shard.create',
-      version: 2,
-      id: `poison-${n}`,
-      occurredAt: new Date(BASE_TIME).toISOString(),
-      data: { businessId: 'b', locationId: 'l', businessType: 'retail' },
-    }),
-  }),
+  (n) => ({ queue: 'shard-creation', body: poisonBody(n, 'shard.create', 2, LOCATION) }),
   (n) => ({
     queue: 'workspace-lifecycle',
-    body: JSON.stringify({
-      type: 'workspace.created',
-      version: 1,
-      id: `poison-${n}`,
-      occurredAt: new Date(BASE_TIME).toISOString(),
-      data: { workspaceId: 'wörkspace', userId: 'u', businessId: 'b', locationId: 'l' },
-    }),
+    body: poisonBody(n, 'workspace.created', 1, { ...WORKSPACE, workspaceId: 'wörkspace' }),
   }),
+  // A key twice: JSON.parse would keep the second type and see a valid workspace.created.
   (n) => ({
     queue: 'workspace-lifecycle',
-    body: `{"type":"workspace.deleted","type":"workspace.created","version":1,"id":"poison-${n}","occurredAt":"2026-01-01T00:00:00.000Z","data":{"workspaceId":"w","userId":"u","businessId":"b","locationId":"l"}}`,
+    body: poisonBody(n, 'workspace.created', 1, WORKSPACE).replace(
+      '{"type":',
+      '{"type":"workspace.deleted","type":',
+    ),
   }),
-  (n) => ({
-    queue: 'workspace-lifecycle',
-    body: JSON.stringify({
-      type: 'shard.create',
-      version: 1,
-      id: `poison-${n}`,
-      occurredAt: new Date(BASE_TIME).toISOString(),
-      data: { businessId: 'b', locationId: 'l', businessType: 'retail' },
-    }),
-  }),
+  (n) => ({ queue: 'workspace-lifecycle', body: poisonBody(n, 'shard.create', 1, LOCATION) }),
 ];
 
 export function planChaos(shape: ChaosShape): ChaosPlan {

@@ -134,18 +134,24 @@ async function execute(
       case 'kill':
         return stack.killNextInvocation(f.functionName, f.afterMs);
       case 'dynamodb-throttling':
+        o.log(
+          `${((Date.now() - faultsStart) / 1000).toFixed(1)} s: DynamoDB throttling ${f.rate.toFixed(2)} (${stack.dynamoDbThrottledCalls()} calls throttled so far)`,
+        );
         return stack.setDynamoDbThrottling(f.rate > 0 ? { rate: f.rate, seed: f.seed } : undefined);
     }
   };
 
-  // The logical clock: tick n starts n x tickMs after the first; a slow tick delays the next.
+  // The logical clock: a tick starts tickMs after the previous one started, or when that one
+  // ends if it ran longer; a slow tick delays the rest instead of squeezing the next windows.
   const faultsStart = Date.now();
+  let next = faultsStart;
   for (const tick of plan.ticks) {
-    await sleep(faultsStart + tick.tick * o.tickMs - Date.now());
+    await sleep(next - Date.now());
+    next = Date.now() + o.tickMs;
     for (const f of tick.faults) await apply(f);
     await Promise.all(tick.sends.map((s) => stack.sendRaw(s.queue, s.body)));
   }
-  await sleep(faultsStart + plan.ticks.length * o.tickMs - Date.now());
+  await sleep(next - Date.now());
   fleet.citrus.setFaults({});
   for (const n of fleet.nodes) n.setFaults({});
   stack.setDynamoDbThrottling(undefined);

@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkspaceMessage } from '../../../shared/contracts/messages.ts';
+import { consumerTestEnv } from '../../support/consumer-env.ts';
 
 /** Printed on failure by fast-check with the path to the shrunk counterexample. */
 const SEED = 20_261_122;
@@ -386,15 +387,9 @@ function record(messageId: string, body: string): SQSRecord {
 }
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/workspace-lifecycle-dlq',
-    SOURCE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/workspace-lifecycle',
-    RETRY_BASE_SECONDS: '30',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  Object.assign(process.env, consumerTestEnv('workspace-lifecycle'), {
+    // A thousand invocations would each print their metrics.
     POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/test',
-    POWERTOOLS_SERVICE_NAME: 'workspace-lifecycle',
-    AWS_REGION: 'us-east-1',
   });
   const { createSqsConsumer } = await import('../../../shared/lambda/sqs-consumer.ts');
   handler = createSqsConsumer<WorkspaceMessage>({
