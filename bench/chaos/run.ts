@@ -6,7 +6,12 @@ import { replay } from '../../cli/shardctl/dlq.ts';
 import { createTarget, type Target } from '../../cli/shardctl/target.ts';
 import type { NodeAgentSimulator } from '../../local/simulators/node-agent.ts';
 import { EPHEMERAL_PORTS, type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { type Message, parseMessage, QUEUE_OF_TYPE } from '../../shared/contracts/messages.ts';
+import {
+  MESSAGE_TYPES,
+  type Message,
+  parseMessage,
+  QUEUE_OF_TYPE,
+} from '../../shared/contracts/messages.ts';
 import { dlqName, QUEUES } from '../../shared/contracts/names.ts';
 import {
   checkState,
@@ -39,6 +44,8 @@ export interface ChaosResult {
     poisonNotInDlq: number;
     poisonWithoutReason: number;
     validInDlq: number;
+    /** Everything in the DLQs: poison parked twice (a redelivered batch) counts twice. */
+    dlqLetters: number;
     maxCitrusRegistrationsPerLocation: number;
     locationsRegisteredMoreThanTwice: number;
     nodeMutations: ReturnType<typeof nodeMutations>;
@@ -206,7 +213,14 @@ async function execute(
   const parked = (p: Parked) => parkedIn(letters, p);
   const poisonNotInDlq = poisons.filter((p) => parked(p).length === 0).length;
   const poisonWithoutReason = poisons.filter((p) => parked(p).some((l) => !l.failureReason)).length;
-  const validInDlq = letters.filter((l) => parseMessage(l.body).ok).length;
+  // Valid for the queue the DLQ belongs to: a shard.create sent to the workspace queue is poison.
+  const valid = letters.filter((l) => parseMessage(l.body, typesOf(l.dlq)).ok);
+  const validInDlq = valid.length;
+  for (const l of valid) {
+    o.log(
+      `valid in ${l.dlq}: ${l.type} ${l.body.slice(0, 160)} (receives ${l.receiveCount}, reason ${l.failureReason ?? 'none'})`,
+    );
+  }
   o.log(
     `converged after ${convergedSeconds ?? 'never'} s; lost ${state.lost}, unexpected ${state.unexpected}; DLQs hold ${letters.length} (${poisons.length} poison sent, ${poisonNotInDlq} of them missing, ${validInDlq} valid)`,
   );
@@ -222,6 +236,7 @@ async function execute(
     poisonNotInDlq,
     poisonWithoutReason,
     validInDlq,
+    dlqLetters: letters.length,
     maxCitrusRegistrationsPerLocation: Math.max(0, ...registrations),
     locationsRegisteredMoreThanTwice: registrations.filter((n) => n > 2).length,
     nodeMutations: mutations,
@@ -289,6 +304,9 @@ function localTarget(stack: LocalStack): Target {
   });
   return createTarget({ local: true });
 }
+
+/** The message types the source queue of a DLQ carries. */
+const typesOf = (dlq: string) => MESSAGE_TYPES.filter((t) => dlqName(QUEUE_OF_TYPE[t]) === dlq);
 
 type Parked = { dlq: string; body: string };
 const parkedIn = <L extends Parked>(letters: L[], p: Parked) =>
