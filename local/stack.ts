@@ -16,6 +16,11 @@ import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/m
 import { PARAMETERS, physicalName, ssmPrefix } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
 import { LOCAL } from './defaults.ts';
+import {
+  type DynamoDbEmulator,
+  type DynamoDbThrottling,
+  startDynamoDbEmulator,
+} from './emulators/dynamodb.ts';
 import { startLambdaEmulator } from './emulators/lambda.ts';
 import { startSchedulerEmulator } from './emulators/scheduler.ts';
 // Only the thread starter: fauxqs and dynalite load on their threads, not at start-up here.
@@ -95,6 +100,16 @@ export interface LocalStackOptions {
    * count, which the retry ladder stretches over hours (e.g. to watch a message reach the DLQ).
    */
   maxReceiveCount?: number;
+  /**
+   * Tests only: every source queue's visibility timeout, instead of 6x its function's timeout,
+   * so that records of a crashed invocation come back within a test's time.
+   */
+  visibilityTimeoutSeconds?: number;
+  /**
+   * Throttles a seeded share of DynamoDB item calls from the start (fault injection; rate 0 for
+   * none yet). Only with it can `setDynamoDbThrottling` change the share while the stack runs.
+   */
+  dynamoDbThrottling?: DynamoDbThrottling;
 }
 
 export interface LocalStack {
@@ -138,6 +153,12 @@ export interface LocalStack {
   ): Promise<string>;
   /** Invokes a function directly (like `aws lambda invoke`). */
   invoke(functionName: string, event: unknown): Promise<InvokeResult>;
+  /** Fault injection: throttles a seeded share of DynamoDB item calls; undefined stops it. */
+  setDynamoDbThrottling(throttling: DynamoDbThrottling | undefined): void;
+  /** DynamoDB calls answered with a throttling error so far. */
+  dynamoDbThrottledCalls(): number;
+  /** Fault injection: the function's next invocation crashes `afterMs` into it. */
+  killNextInvocation(functionName: string, afterMs?: number): void;
   /** Resolves when every source queue is empty (visible + in flight) and nothing runs. */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -193,7 +214,9 @@ export function prettyLogLine(fn: string, line: string): string | undefined {
   return `${prefix} │ ${String(level ?? 'LOG').padEnd(5)} ${String(message ?? '')}${extra}`;
 }
 
-type Emulators = Record<'sqs' | 'dynamodb' | 'ssm', RemoteEmulator>;
+type Emulators = Record<'sqs' | 'ssm', RemoteEmulator> & {
+  dynamodb: RemoteEmulator & Partial<Pick<DynamoDbEmulator, 'setThrottling' | 'throttled'>>;
+};
 
 /**
  * Starts SQS (with SSM, read at cold starts only) and DynamoDB each on a worker thread, as the
@@ -210,7 +233,13 @@ async function startEmulators(
       { kind: 'sqs', ...port('sqs') },
       { kind: 'ssm', ...port('ssm') },
     ]),
-    startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
+    // Fault injection changes DynamoDB's throttling while the stack runs: that emulator then
+    // stays on this thread, where the setter can reach it.
+    opts.dynamoDbThrottling
+      ? startDynamoDbEmulator({ ...port('dynamodb'), throttling: opts.dynamoDbThrottling }).then(
+          (emulator) => [emulator],
+        )
+      : startEmulatorThread([{ kind: 'dynamodb', ...port('dynamodb') }]),
   ]);
   for (const e of started) {
     if (e.status === 'fulfilled') for (const emu of e.value) cleanups.push(() => emu.stop());
@@ -222,7 +251,7 @@ async function startEmulators(
     });
   const [[sqs, ssm], [dynamodb]] = started.map((e) =>
     e.status === 'fulfilled' ? e.value : [],
-  ) as [[RemoteEmulator, RemoteEmulator], [RemoteEmulator]];
+  ) as [[RemoteEmulator, RemoteEmulator], [Emulators['dynamodb']]];
   return { sqs, ssm, dynamodb };
 }
 
@@ -307,6 +336,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       stackName: synth.stackName,
       ...(opts.maxReceiveCount !== undefined ? { maxReceiveCount: opts.maxReceiveCount } : {}),
     });
+    if (opts.visibilityTimeoutSeconds !== undefined) {
+      for (const q of topology.queues) {
+        if (q.dlq) q.attributes.VisibilityTimeout = String(opts.visibilityTimeoutSeconds);
+      }
+    }
     await createResources({ sqs, ddb, ssm }, topology, values);
     await preloadSourceParameters(ssm, sourceUrl, env);
 
@@ -535,6 +569,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         return out.MessageId!;
       },
       invoke: (functionName, event) => invoke(functionName, event),
+      setDynamoDbThrottling: (throttling) => {
+        if (!ddbEmu.setThrottling)
+          throw new Error('start the stack with dynamoDbThrottling to change it while it runs');
+        ddbEmu.setThrottling(throttling);
+      },
+      dynamoDbThrottledCalls: () => ddbEmu.throttled ?? 0,
+      killNextInvocation(functionName, afterMs) {
+        const pool = pools.get(functionName);
+        if (!pool) throw new Error(`no local function named ${functionName}`);
+        pool.killNextInvocation(afterMs);
+      },
       async waitForIdle(timeoutMs = 60_000) {
         const deadline = Date.now() + timeoutMs;
         let idleSeen = 0;

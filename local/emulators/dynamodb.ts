@@ -5,18 +5,61 @@
 // - ReturnValuesOnConditionCheckFailure on PutItem/UpdateItem/DeleteItem: dynalite ignores it,
 //   so a failed conditional write never carries the item as it was (AWS puts it in the
 //   ConditionalCheckFailedException body as `Item`).
+// It also throttles on demand (a seeded share of data-plane calls), for chaos runs and tests of
+// the SDK's retries and the retry ladder.
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
+import { seededRandom } from '../random.ts';
 import { installDynaliteParseCache } from './dynalite-parse-cache.ts';
 
 export interface DynamoDbEmulator {
   url: string;
   port: number;
+  /** Throttles a share of data-plane calls from now on; undefined or rate 0 stops it. */
+  setThrottling(throttling: DynamoDbThrottling | undefined): void;
+  /** Calls answered with a throttling error so far. */
+  readonly throttled: number;
   stop(): Promise<void>;
 }
+
+export interface DynamoDbThrottling {
+  /** Share (0..1) of item and query calls answered with a throttling error, as AWS sends it. */
+  rate: number;
+  /** The draws' seed: the same seed throttles the same calls (by arrival order). @default 1 */
+  seed?: number;
+}
+
+/** Calls that touch items: what a hot partition or an exhausted capacity throttles. */
+const DATA_PLANE = new Set(
+  [
+    'GetItem',
+    'PutItem',
+    'UpdateItem',
+    'DeleteItem',
+    'Query',
+    'Scan',
+    'BatchGetItem',
+    'BatchWriteItem',
+    'TransactGetItems',
+    'TransactWriteItems',
+  ].map((op) => `DynamoDB_20120810.${op}`),
+);
+
+/** The two throttling answers AWS gives (HTTP 400); the SDK retries both. */
+const THROTTLING_ERRORS = [
+  {
+    __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+    message:
+      'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+  },
+  {
+    __type: 'com.amazon.coral.availability#ThrottlingException',
+    message: 'Rate of requests exceeds the allowed throughput.',
+  },
+] as const;
 
 const UPDATE_TTL = 'DynamoDB_20120810.UpdateTimeToLive';
 const DESCRIBE_TTL = 'DynamoDB_20120810.DescribeTimeToLive';
@@ -46,10 +89,20 @@ const validation = (message: string) =>
   new DynamoError(400, { __type: 'com.amazon.coral.validate#ValidationException', message });
 
 export async function startDynamoDbEmulator(
-  opts: { port?: number } = {},
+  opts: { port?: number; throttling?: DynamoDbThrottling } = {},
 ): Promise<DynamoDbEmulator> {
   installDynaliteParseCache();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  let throttleRate = 0;
+  let draw = Math.random;
+  let throttled = 0;
+  const setThrottling = (t: DynamoDbThrottling | undefined) => {
+    if (t && !(t.rate >= 0 && t.rate <= 1))
+      throw new Error(`throttling rate must be 0..1 (got ${t.rate})`);
+    throttleRate = t?.rate ?? 0;
+    draw = seededRandom(t?.seed ?? 1);
+  };
+  setThrottling(opts.throttling);
   const ttl = new Map<string, TtlSetting>();
   let port = 0;
 
@@ -200,6 +253,16 @@ export async function startDynamoDbEmulator(
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const target = String(req.headers['x-amz-target'] ?? '');
+    // One draw decides whether to throttle, a second which of the two errors AWS would send.
+    if (throttleRate > 0 && DATA_PLANE.has(target) && draw() < throttleRate) {
+      throttled++;
+      const error = THROTTLING_ERRORS[draw() < 0.5 ? 0 : 1];
+      readBytes(req).then(
+        () => send(res, 400, error),
+        () => res.destroy(),
+      );
+      return;
+    }
     if (target === UPDATE_TTL || target === DESCRIBE_TTL) {
       replyWith(
         res,
@@ -254,6 +317,10 @@ export async function startDynamoDbEmulator(
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    setThrottling,
+    get throttled() {
+      return throttled;
+    },
     stop: () =>
       new Promise<void>((resolve, reject) => {
         // dynalite's close also closes its store once the listener has stopped.

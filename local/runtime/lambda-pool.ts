@@ -96,7 +96,9 @@ export class LambdaPool {
   private stopped = false;
   private active = 0;
   /** Counters, for progress displays and tests. */
-  readonly stats = { invocations: 0, errors: 0, timeouts: 0, coldStarts: 0 };
+  readonly stats = { invocations: 0, errors: 0, timeouts: 0, coldStarts: 0, kills: 0 };
+  /** Fault injection: delays after which the next invocations' sandboxes are terminated. */
+  private readonly kills: number[] = [];
 
   constructor(
     readonly fn: PoolFunction,
@@ -125,6 +127,16 @@ export class LambdaPool {
     } finally {
       this.active--;
     }
+  }
+
+  /**
+   * Fault injection: the next invocation's sandbox is terminated `afterMs` into it, as a crash,
+   * an out-of-memory kill or a timeout ends a Lambda sandbox. The invocation fails without a
+   * response, so an event source deletes none of its batch: the records come back after their
+   * visibility timeout. An invocation that ends first is not killed.
+   */
+  killNextInvocation(afterMs = 0): void {
+    this.kills.push(afterMs);
   }
 
   async stop(): Promise<void> {
@@ -254,6 +266,20 @@ export class LambdaPool {
       };
       const msg: ToWorker = { type: 'invoke', id, event, deadline: started + timeoutMs, requestId };
       slot.worker.postMessage(msg);
+      const killAfter = this.kills.shift();
+      if (killAfter !== undefined) {
+        // The worker's exit settles the invocation as a crash (see spawn).
+        const killer = setTimeout(() => {
+          if (slot.pending?.id !== id) return;
+          this.stats.kills++;
+          void slot.worker.terminate();
+        }, killAfter);
+        const settle = slot.pending.settle;
+        slot.pending.settle = (m) => {
+          clearTimeout(killer);
+          settle(m);
+        };
+      }
     });
   }
 

@@ -34,6 +34,8 @@ export interface CitrusSimulator {
   port: number;
   /** POST /api/register calls that got past faults and auth (whatever their answer). */
   registrations: number;
+  /** Valid POST /api/register calls per location (`businessId#locationId`): duplicate work. */
+  registrationsByLocation: Map<string, number>;
   /** Every /api request received (benchmarks count calls per message). */
   requests: number;
   faults(): Faults;
@@ -116,6 +118,7 @@ export async function startCitrus(opts: CitrusOptions): Promise<CitrusSimulator>
     url: '',
     port: 0,
     registrations: 0,
+    registrationsByLocation: new Map(),
     requests: 0,
     faults: () => ({ ...faults }),
     setFaults(f) {
@@ -200,6 +203,11 @@ export async function startCitrus(opts: CitrusOptions): Promise<CitrusSimulator>
           error: `invalid register body: ${describeIssues(parsed.error)}`,
         });
       }
+      const location = `${parsed.data.businessId}#${parsed.data.locationId}`;
+      sim.registrationsByLocation.set(
+        location,
+        (sim.registrationsByLocation.get(location) ?? 0) + 1,
+      );
       const assignment = place(parsed.data.businessId, parsed.data.locationId);
       if (!assignment) return sendJson(res, 503, { error: 'no shards available for placement' });
       return sendJson(res, 200, assignment);

@@ -1,5 +1,5 @@
 // Fault injection shared by the Citrus, node agent and management server simulators: latency,
-// injected 503s, requests that never get an answer, and a node that is "down".
+// injected 503s and 429s, requests that never get an answer, and a node that is "down".
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { describeIssues } from '../../shared/contracts/zod.ts';
@@ -14,6 +14,10 @@ export interface Faults {
   errorRate?: number;
   /** Share of requests (0..1) that are never answered (the client's timeout must fire). */
   timeoutRate?: number;
+  /** Share of requests (0..1) answered `429` with `Retry-After: retryAfterSeconds`. */
+  rateLimitRate?: number;
+  /** @default 1 */
+  retryAfterSeconds?: number;
   /**
    * Behave like a dead host: open keep-alive sockets are closed and every faultable request's
    * socket is destroyed at once without an answer. The listener itself stays open so that
@@ -31,6 +35,8 @@ export const FaultsSchema = z.strictObject({
   latencyJitterMs: z.optional(millis),
   errorRate: z.optional(rate),
   timeoutRate: z.optional(rate),
+  rateLimitRate: z.optional(rate),
+  retryAfterSeconds: z.optional(z.int().check(z.gte(0), z.lte(3600))),
   down: z.optional(z.boolean()),
 });
 
@@ -120,6 +126,14 @@ export async function applyFaults(
   if ((now.errorRate ?? 0) > 0 && Math.random() < (now.errorRate ?? 0)) {
     res.writeHead(503, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: 'service unavailable (injected fault)' }));
+    return false;
+  }
+  if ((now.rateLimitRate ?? 0) > 0 && Math.random() < (now.rateLimitRate ?? 0)) {
+    res.writeHead(429, {
+      'content-type': 'application/json',
+      'retry-after': String(now.retryAfterSeconds ?? 1),
+    });
+    res.end(JSON.stringify({ error: 'too many requests (injected fault)' }));
     return false;
   }
   return true;

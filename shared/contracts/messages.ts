@@ -105,6 +105,16 @@ export function parseMessage<T extends Message = Message>(
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'body is not a JSON object' };
   }
+  // JSON.parse keeps the last of two equal keys, other parsers the first: a producer that
+  // validated such a body may have meant another message than the one we would act on. Like an
+  // unknown data field, it is a producer bug that must surface.
+  const duplicate = duplicateKey(body);
+  if (duplicate !== undefined) {
+    return {
+      ok: false,
+      reason: `duplicate key ${JSON.stringify(duplicate).slice(0, 80)} in one object of the body`,
+    };
+  }
   const { type, version } = json as { type?: unknown; version?: unknown };
   if (typeof type !== 'string' || !MESSAGE_TYPES.includes(type as MessageType)) {
     return {
@@ -123,4 +133,43 @@ export function parseMessage<T extends Message = Message>(
     return { ok: false, reason: `invalid ${type}: ${describeIssues(parsed.error)}` };
   }
   return { ok: true, message: parsed.data as T };
+}
+
+/**
+ * The first key that appears twice in one object of a JSON text, or undefined. Only for text
+ * that JSON.parse accepted: the scan relies on it being well-formed.
+ */
+export function duplicateKey(text: string): string | undefined {
+  // One frame per open container: the keys seen so far for an object, undefined for an array.
+  const stack: Array<Set<string> | undefined> = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let end = i + 1;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+      if (expectKey) {
+        const raw = text.slice(i, end + 1);
+        // Escapes spell the same key differently ("\u0074ype" is "type"): compare decoded.
+        const key: string = raw.includes('\\') ? JSON.parse(raw) : raw.slice(1, -1);
+        const keys = stack[stack.length - 1]!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b /* [ */) {
+      stack.push(undefined);
+      expectKey = false;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] !== undefined;
+    }
+  }
+  return undefined;
 }

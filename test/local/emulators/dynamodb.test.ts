@@ -190,3 +190,84 @@ async function createTableWith(c: DynamoDBClient, TableName: string) {
     }),
   );
 }
+
+describe('DynamoDB emulator throttling (fault injection)', () => {
+  let own: DynamoDbEmulator;
+  /** A client that gives up at once, so every answer the emulator gives is seen. */
+  let once: DynamoDBClient;
+  const get = (c: DynamoDBClient) =>
+    c.send(new GetItemCommand({ TableName: 'throttled', Key: { pk: { S: 'k' } } }));
+  /** Which of `n` calls were throttled, as the error name or '-' for a success. */
+  const pattern = async (n: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(
+        await get(once).then(
+          () => '-',
+          (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+            expect(e.$metadata?.httpStatusCode).toBe(400);
+            return e.name;
+          },
+        ),
+      );
+    }
+    return out;
+  };
+
+  beforeAll(async () => {
+    own = await startDynamoDbEmulator({ throttling: { rate: 0.5, seed: 7 } });
+    once = new DynamoDBClient({
+      endpoint: own.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    own.setThrottling(undefined);
+    await createTableWith(once, 'throttled');
+  });
+  afterAll(async () => {
+    once.destroy();
+    await own.stop();
+  });
+
+  it("answers a seeded share of item calls with AWS's two throttling errors, the same on every run", async () => {
+    own.setThrottling({ rate: 0.5, seed: 7 });
+    const first = await pattern(40);
+    own.setThrottling({ rate: 0.5, seed: 7 });
+    expect(await pattern(40)).toEqual(first);
+    expect(new Set(first)).toEqual(
+      new Set(['-', 'ProvisionedThroughputExceededException', 'ThrottlingException']),
+    );
+    own.setThrottling({ rate: 0.5, seed: 8 });
+    expect(await pattern(40)).not.toEqual(first);
+  });
+
+  it('leaves table management alone and stops when switched off', async () => {
+    own.setThrottling({ rate: 1 });
+    await expect(
+      once.send(new DescribeTableCommand({ TableName: 'throttled' })),
+    ).resolves.toBeDefined();
+    await expect(get(once)).rejects.toThrow();
+    own.setThrottling(undefined);
+    await expect(get(once)).resolves.toBeDefined();
+    expect(() => own.setThrottling({ rate: 2 })).toThrow(/0\.\.1/);
+  });
+
+  it("is retried by the SDK's own retry strategy, as AWS's throttling is", async () => {
+    const retrying = new DynamoDBClient({
+      endpoint: own.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 3,
+    });
+    try {
+      own.setThrottling({ rate: 1 });
+      const before = own.throttled;
+      await expect(get(retrying)).rejects.toMatchObject({ $metadata: { attempts: 3 } });
+      expect(own.throttled - before).toBe(3);
+    } finally {
+      own.setThrottling(undefined);
+      retrying.destroy();
+    }
+  });
+});

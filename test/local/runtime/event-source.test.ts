@@ -294,4 +294,25 @@ describe('SQS event source mapping against the SQS emulator', () => {
     expect(t.pool.workers).toBeLessThanOrEqual(2);
     await t.poller.stop();
   });
+
+  it('a sandbox killed mid-batch deletes nothing; the batch comes back after its visibility timeout', async () => {
+    const t = await setup('killed');
+    await t.send('sleep:800 killed');
+    // The kill lands while the handler sleeps: the batch was received and is being processed.
+    t.pool.killNextInvocation(200);
+    t.poller.start();
+    await expect.poll(() => t.pool.stats.kills, { timeout: 10_000, interval: 50 }).toBe(1);
+    expect(t.poller.stats.deleted).toBe(0);
+    await expect.poll(() => t.poller.stats.deleted, { timeout: 15_000, interval: 100 }).toBe(1);
+    // A busy machine may let the 2 s visibility lapse once more during the fresh sandbox's start.
+    const counts = t
+      .deliveries('sleep:800 killed')
+      .map((r) => r.attributes.ApproximateReceiveCount);
+    expect(counts.slice(0, 2)).toEqual(['1', '2']);
+    // The second delivery ran in a fresh sandbox: the killed one is gone.
+    expect(t.pool.stats.coldStarts).toBeGreaterThanOrEqual(2);
+    expect(t.pool.stats.kills).toBe(1);
+    await t.poller.stop();
+    await t.pool.stop();
+  });
 });

@@ -264,6 +264,7 @@ describe('Citrus simulator', () => {
       unknown
     >;
     expect(state).toMatchObject({ nodes: 8, assignments: 2, registrations: 2 });
+    expect(citrus.registrationsByLocation.get('b1#l1')).toBeGreaterThanOrEqual(1);
     expect(state.shards).toHaveLength(4);
   });
 
@@ -289,6 +290,15 @@ describe('Citrus simulator', () => {
       expect(citrus.registrations).toBe(0);
       // Admin stays reachable under faults.
       expect((await fetch(`${citrus.url}/admin/state`)).status).toBe(200);
+      citrus.setFaults({});
+      expect((await get(citrus, '/api/shards/health')).status).toBe(200);
+    });
+
+    it('answers 429 with Retry-After at rateLimitRate 1', async () => {
+      citrus.setFaults({ rateLimitRate: 1, retryAfterSeconds: 2 });
+      const res = await get(citrus, '/api/shards/health');
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('2');
       citrus.setFaults({});
       expect((await get(citrus, '/api/shards/health')).status).toBe(200);
     });

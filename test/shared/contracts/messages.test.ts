@@ -84,6 +84,40 @@ describe('parseMessage', () => {
     });
   });
 
+  it('rejects a key given twice in one object, where parsers disagree on which one counts', () => {
+    const text = JSON.stringify(valid['workspace.created']);
+    for (const [body, key] of [
+      // JSON.parse alone would take the last type and run a shard.create.
+      [
+        text.replace(
+          '{"type":"workspace.created"',
+          '{"type":"workspace.created","type":"shard.create"',
+        ),
+        'type',
+      ],
+      [
+        text.replace('"workspaceId":"ws-1"', '"workspaceId":"ws-1","workspaceId":"ws-2"'),
+        'workspaceId',
+      ],
+      // The same key spelled with an escape is the same key.
+      [text.replace('"userId":', '"\\u0075serId":"u","userId":'), 'userId'],
+    ]) {
+      expect(parseMessage(body as string)).toEqual({
+        ok: false,
+        reason: `duplicate key "${key}" in one object of the body`,
+      });
+    }
+    // Equal keys in different objects are not duplicates.
+    expect(
+      parseMessage(
+        JSON.stringify({
+          ...valid['workspace.created'],
+          extra: { id: 'x', data: [{ id: 1 }, { id: 2 }] },
+        }),
+      ).ok,
+    ).toBe(true);
+  });
+
   it('never throws, whatever the body', () => {
     fc.assert(
       fc.property(

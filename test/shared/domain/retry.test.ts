@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../local/random.ts';
 import { MAX_RECEIVE_COUNT } from '../../../shared/contracts/names.ts';
 import {
   ladderMoments,
@@ -10,18 +11,6 @@ import {
   retryCeilingFactor,
   retryVisibilitySeconds,
 } from '../../../shared/domain/retry.ts';
-
-/** Small seeded PRNG (mulberry32): the simulation gives the same draws on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const draw = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 const receiveCount = fc.integer({ min: 1, max: 500 });
@@ -124,7 +113,7 @@ describe('maxReceiveCount sized from the ladder', () => {
     [0.5, 3],
   ])('keeps retrying for 720 x base in simulated ladders (base %s s)', (b, seed) => {
     // The retries of one message span the delays between its MAX_RECEIVE_COUNT receives.
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const runs = 100_000;
     const spans: number[] = [];
     for (let i = 0; i < runs; i++) {

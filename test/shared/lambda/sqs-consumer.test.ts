@@ -5,6 +5,7 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ShardCreateMessage } from '../../../shared/contracts/messages.ts';
 import { PermanentError, TransientError } from '../../../shared/domain/errors.ts';
+import { consumerTestEnv } from '../../support/consumer-env.ts';
 
 const sqs = mockClient(SQSClient);
 const DLQ = 'https://sqs.us-east-1.amazonaws.com/1/shard-creation-dlq';
@@ -59,15 +60,7 @@ const context = {
 } as unknown as Context;
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    DLQ_URL: DLQ,
-    SOURCE_QUEUE_URL: SOURCE,
-    RETRY_BASE_SECONDS: '30',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_NAMESPACE: 'ShardControl/test',
-    POWERTOOLS_SERVICE_NAME: 'shard-creation',
-    AWS_REGION: 'us-east-1',
-  });
+  Object.assign(process.env, consumerTestEnv('shard-creation'));
   const { createSqsConsumer } = await import('../../../shared/lambda/sqs-consumer.ts');
   handler = createSqsConsumer<ShardCreateMessage>({
     accept: ['shard.create'],
