@@ -24,7 +24,7 @@ export function chaosTable(r: ChaosResult): string {
       'sent (events, duplicates, poison)',
       `${r.load.sent} (${r.load.events}, ${r.load.duplicates}, ${r.load.poison})`,
     ],
-    ['never sent (needs source sync)', r.load.unsent],
+    ['never sent (repaired from the listing)', r.load.unsent],
     ['faults scheduled / seconds', `${r.load.faults} / ${r.timings.faultSeconds.toFixed(1)}`],
     ['lost / unexpected', `${f.lost} / ${f.unexpected}`],
     ['poison not in a DLQ / without reason', `${f.poisonNotInDlq} / ${f.poisonWithoutReason}`],
