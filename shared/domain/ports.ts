@@ -32,7 +32,7 @@ export interface LocationRef {
   locationId: string;
 }
 
-export interface WorkspaceEvent {
+export interface WorkspaceChange {
   workspaceId: string;
   userId: string;
   businessId: string;
@@ -163,7 +163,7 @@ export interface WorkspaceStore {
    * Applies the event unless a newer one is already recorded, or this one was already applied
    * and pushed (conditional write).
    */
-  recordEvent(event: WorkspaceEvent, shardId: string | undefined): Promise<WorkspaceWrite>;
+  recordEvent(event: WorkspaceChange, shardId: string | undefined): Promise<WorkspaceWrite>;
   /**
    * Records that the event's push is done, unless a newer event landed meanwhile: then that
    * newer record is returned (it must be pushed too).

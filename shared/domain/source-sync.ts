@@ -9,6 +9,7 @@ import type {
   WorkspaceMessage,
 } from '../contracts/messages.ts';
 import type { SourceLocation, SourceWorkspace } from '../contracts/source.ts';
+import type { LocationRef } from './ports.ts';
 import { eventKeyOf } from './workspace-lifecycle.ts';
 
 export type RepairEvent = ShardCreateMessage | WorkspaceMessage;
@@ -34,11 +35,6 @@ export interface PlannedRepair {
 export interface SyncPlan {
   repairs: PlannedRepair[];
   counts: DriftCounts;
-}
-
-export interface LocationRef {
-  businessId: string;
-  locationId: string;
 }
 
 /** Our view of one workspace: what its record says about the last event applied to it. */

@@ -1,6 +1,6 @@
 import type { WorkspaceMessage } from '../contracts/messages.ts';
 import { type PushResult, pushToShard } from './node-push.ts';
-import type { DomainPorts, LocationRef, WorkspaceEvent } from './ports.ts';
+import type { DomainPorts, LocationRef, WorkspaceChange } from './ports.ts';
 import type { WorkspaceRecord } from './records.ts';
 
 /** Re-reads after a push to catch a newer event that raced this one; bounded. */
@@ -32,7 +32,7 @@ export async function applyWorkspaceEvent(
   ports: DomainPorts,
 ): Promise<WorkspaceOutcome> {
   const deleted = message.type === 'workspace.deleted';
-  const event: WorkspaceEvent = {
+  const event: WorkspaceChange = {
     ...message.data,
     deleted,
     occurredAt: new Date(message.occurredAt).toISOString(),

@@ -2,13 +2,17 @@
 import { createHash } from 'node:crypto';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mapSettled } from '../domain/pool.ts';
-import type { SourceStateStore, SourceSyncState, SourceSyncSummary } from '../domain/ports.ts';
+import type {
+  LocationRef,
+  SourceStateStore,
+  SourceSyncState,
+  SourceSyncSummary,
+} from '../domain/ports.ts';
 import type { WorkspaceRecord } from '../domain/records.ts';
 import { backoffMs, sleep } from '../domain/retry.ts';
 import {
   type AbsenceMemory,
   type HeldDeletion,
-  type LocationRef,
   locationKey,
   type OurWorkspace,
   type SourceSyncStateReader,

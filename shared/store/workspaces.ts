@@ -1,6 +1,6 @@
 import type {
   LocationRef,
-  WorkspaceEvent,
+  WorkspaceChange,
   WorkspaceStore,
   WorkspaceWrite,
 } from '../domain/ports.ts';
@@ -33,7 +33,7 @@ export class Workspaces implements WorkspaceStore {
     return this.table.get<WorkspaceRecord>(keys.workspace(workspaceId));
   }
 
-  async recordEvent(event: WorkspaceEvent, shardId: string | undefined): Promise<WorkspaceWrite> {
+  async recordEvent(event: WorkspaceChange, shardId: string | undefined): Promise<WorkspaceWrite> {
     const identity = {
       type: 'workspace',
       workspaceId: event.workspaceId,
