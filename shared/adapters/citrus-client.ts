@@ -10,7 +10,7 @@ import type { ShardCreateData } from '../contracts/messages.ts';
 import { describeIssues } from '../contracts/zod.ts';
 import { PermanentError, TransientError } from '../domain/errors.ts';
 import type { Secret } from '../domain/secret.ts';
-import { HttpError, type HttpRequest, sendJson, statusError, withRetries } from './http.ts';
+import { HttpError, type HttpRequest, sendWithRetries } from './http.ts';
 
 export interface CitrusClientOptions {
   baseUrl: string;
@@ -95,20 +95,13 @@ export class CitrusClient {
     const started = performance.now();
     let ok = false;
     try {
-      const response = await withRetries(
-        {
-          attempts: options.attempts,
-          baseDelayMs: options.baseDelayMs ?? 200,
-          maxDelayMs: options.maxDelayMs ?? 2_000,
-          onRetry: (error, attempt, delay) =>
-            options.onRetry?.(operation, error.message, attempt, delay),
-        },
-        async () => {
-          const response = await sendJson(request);
-          if (response.status < 200 || response.status >= 300) throw statusError(request, response);
-          return response;
-        },
-      );
+      const response = await sendWithRetries(request, {
+        attempts: options.attempts,
+        baseDelayMs: options.baseDelayMs,
+        maxDelayMs: options.maxDelayMs,
+        onRetry: (error, attempt, delay) =>
+          options.onRetry?.(operation, error.message, attempt, delay),
+      });
       const parsed = schema.safeParse(response.json);
       if (!parsed.success) {
         // A broken answer is Citrus's fault, not the message's: retry later rather than poison.

@@ -156,6 +156,22 @@ export async function withRetries<T>(policy: RetryPolicy, attempt: () => Promise
   }
 }
 
+/**
+ * One JSON request, retried along `policy` (delays default to 200 ms, capped at 2 s); a non-2xx
+ * answer is an HttpError, retryable or not by its status.
+ */
+export function sendWithRetries(
+  request: HttpRequest,
+  policy: Omit<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'> & Partial<RetryPolicy>,
+): Promise<HttpResponse> {
+  const { baseDelayMs = 200, maxDelayMs = 2_000 } = policy;
+  return withRetries({ ...policy, baseDelayMs, maxDelayMs }, async () => {
+    const response = await sendJson(request);
+    if (response.status < 200 || response.status >= 300) throw statusError(request, response);
+    return response;
+  });
+}
+
 function describe(request: HttpRequest): string {
   const url = new URL(request.url);
   return `${request.method} ${url.host}${url.pathname}`;
