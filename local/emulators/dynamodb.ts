@@ -8,7 +8,7 @@
 // It also throttles on demand (a seeded share of data-plane calls), for chaos runs and tests of
 // the SDK's retries and the retry ladder.
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
@@ -106,35 +106,39 @@ export async function startDynamoDbEmulator(
   const ttl = new Map<string, TtlSetting>();
   let port = 0;
 
-  // Sends one request to dynalite itself over loopback, reusing the caller's auth headers
-  // (dynalite checks their shape, not signatures, and they keep the caller's error semantics).
+  const [dynaliteHandler] = server.listeners('request') as Array<
+    (req: IncomingMessage, res: ServerResponse) => void
+  >;
+  if (!dynaliteHandler) throw new Error('dynalite registered no request handler');
+  server.removeAllListeners('request');
+  // Hands one request to dynalite's own handler in-process (no loopback socket: a connection
+  // per call cost as much CPU as dynalite's work), with the caller's auth headers (dynalite
+  // checks their shape, not signatures, and they keep the caller's error semantics).
   const inner = (req: IncomingMessage, target: string, payload: string) =>
     new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-      const call = request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/',
-          agent: false,
-          headers: {
-            authorization: req.headers.authorization ?? '',
-            'x-amz-date': req.headers['x-amz-date'] ?? '',
-            'content-type': 'application/x-amz-json-1.0',
-            'x-amz-target': target,
-            'content-length': Buffer.byteLength(payload),
-          },
+      const request = Object.assign(Readable.from([Buffer.from(payload)], { objectMode: false }), {
+        method: 'POST',
+        url: '/',
+        headers: {
+          authorization: req.headers.authorization ?? '',
+          'x-amz-date': req.headers['x-amz-date'] ?? '',
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': target,
+          'content-length': String(Buffer.byteLength(payload)),
         },
-        (res) => {
-          readJson(res).then(
-            (body) =>
-              resolve({ status: res.statusCode ?? 500, body: body as Record<string, unknown> }),
-            reject,
-          );
-        },
+      });
+      const response = new CapturedResponse((status, text) => {
+        try {
+          resolve({ status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+        } catch (error) {
+          reject(error);
+        }
+      });
+      dynaliteHandler.call(
+        server,
+        request as unknown as IncomingMessage,
+        response as unknown as ServerResponse,
       );
-      call.on('error', reject);
-      call.end(payload);
     });
 
   // Asks dynalite for the table, so missing tables fail exactly as dynalite reports them.
@@ -206,11 +210,6 @@ export async function startDynamoDbEmulator(
     return { TimeToLiveSpecification: { AttributeName: attributeName, Enabled: spec.Enabled } };
   };
 
-  const [dynaliteHandler] = server.listeners('request') as Array<
-    (req: IncomingMessage, res: ServerResponse) => void
-  >;
-  if (!dynaliteHandler) throw new Error('dynalite registered no request handler');
-  server.removeAllListeners('request');
   // A conditional write asking for ALL_OLD goes to dynalite without the parameter; when its
   // condition fails, the item is read (consistently) and added to the error as AWS does. AWS
   // returns the very item the condition was checked against; here another request handled
@@ -328,6 +327,25 @@ export async function startDynamoDbEmulator(
         server.closeAllConnections();
       }),
   };
+}
+
+/** The part of ServerResponse dynalite's handler uses, answering into a callback. */
+class CapturedResponse {
+  statusCode = 200;
+  contentType?: string;
+  readonly #headers = new Map<string, unknown>();
+  constructor(private readonly done: (status: number, body: string) => void) {}
+  setHeader(name: string, value: unknown) {
+    this.#headers.set(name.toLowerCase(), value);
+    return this;
+  }
+  getHeader(name: string) {
+    return this.#headers.get(name.toLowerCase());
+  }
+  end(body?: string | Buffer) {
+    this.done(this.statusCode, body === undefined ? '' : body.toString());
+    return this;
+  }
 }
 
 interface TableDescription {
