@@ -109,7 +109,7 @@ const validation = (message: string) =>
 
 const unsupported = (reason: string) =>
   validation(
-    `The local DynamoDB emulator supports only single-item PartiQL UPDATEs with ? parameters (UPDATE "table" SET "a"=? REMOVE "b" WHERE "pk"=? AND "sk"=? AND "c"=?): ${reason}`,
+    `The local DynamoDB emulator supports only single-item PartiQL UPDATEs with ? parameters (UPDATE "table" SET "a"=?, "b"=? REMOVE "c" REMOVE "d" WHERE "pk"=? AND "sk"=? AND "e"=?): ${reason}`,
   );
 
 export async function startDynamoDbEmulator(

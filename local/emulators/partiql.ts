@@ -1,7 +1,7 @@
 // The PartiQL the DynamoDB emulator understands: single-item UPDATEs whose values are all `?`
 // parameters, as the stores send them (Table.batchUpdate):
 //
-//   UPDATE "table" SET "a"=?, "b"=? [SET ...] [REMOVE "c", "d"] WHERE "pk"=? AND "sk"=? [AND "x"=?]
+//   UPDATE "table" SET "a"=?, "b"=? [SET ...] [REMOVE "c" REMOVE "d"] WHERE "pk"=? AND "sk"=? [AND "x"=?]
 //
 // Keywords in any case, names double-quoted (or bare). Each such statement is the UpdateItem
 // it means: the key from the WHERE equalities on the table's key attributes, the other
@@ -116,10 +116,15 @@ export function parseUpdate(statement: string): ParsedUpdate {
     clause = peekKeyword()
   ) {
     at++;
-    do {
-      if (clause === 'SET') set.push(equality());
-      else remove.push(name());
-    } while (punctuation('comma'));
+    if (clause === 'REMOVE') {
+      remove.push(name());
+      // AWS answers `REMOVE "a", "b"` with "Statement wasn't well formed": one path each.
+      if (tokens[at]?.kind === 'comma')
+        throw new UnsupportedStatementError('REMOVE takes one path (repeat REMOVE for more)');
+      continue;
+    }
+    do set.push(equality());
+    while (punctuation('comma'));
   }
   if (set.length + remove.length === 0)
     throw new UnsupportedStatementError('expected SET or REMOVE');

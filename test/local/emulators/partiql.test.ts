@@ -11,7 +11,7 @@ const N = (value: number) => ({ N: String(value) });
 describe('parseUpdate', () => {
   it('reads the statements the table store writes', () => {
     const statement =
-      'UPDATE "shard-control-local" SET "version"=?, "updatedAt"=?, "status"=? REMOVE "lastError", "workPk" WHERE "pk"=? AND "sk"=? AND "version"=?';
+      'UPDATE "shard-control-local" SET "version"=?, "updatedAt"=?, "status"=? REMOVE "lastError" REMOVE "workPk" WHERE "pk"=? AND "sk"=? AND "version"=?';
     expect(parseUpdate(statement)).toEqual({
       table: 'shard-control-local',
       set: [
@@ -56,6 +56,7 @@ describe('parseUpdate', () => {
     ['OR', 'UPDATE "t" SET "a"=? WHERE "pk"=? OR "sk"=?'],
     ['RETURNING', 'UPDATE "t" SET "a"=? WHERE "pk"=? RETURNING ALL NEW *'],
     ['no clause', 'UPDATE "t" WHERE "pk"=?'],
+    ['a REMOVE list (AWS: not well formed)', 'UPDATE "t" REMOVE "a", "b" WHERE "pk"=?'],
     ['no WHERE', 'UPDATE "t" SET "a"=?'],
     ['another statement', 'SELECT * FROM "t" WHERE "pk"=?'],
     ['an unterminated name', 'UPDATE "t SET "a"=?'],
