@@ -206,6 +206,8 @@ function grantStateAccess(
           'dynamodb:Query',
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',
+          // PartiQL UPDATEs (BatchExecuteStatement): batched conditional updates.
+          'dynamodb:PartiQLUpdate',
           'dynamodb:DeleteItem',
           'dynamodb:BatchWriteItem',
           'dynamodb:ConditionCheckItem',
@@ -267,6 +269,7 @@ function grantOwnPartitions(
       actions: [
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
+        'dynamodb:PartiQLUpdate',
         'dynamodb:DeleteItem',
         'dynamodb:BatchWriteItem',
       ],

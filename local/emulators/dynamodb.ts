@@ -5,6 +5,10 @@
 // - ReturnValuesOnConditionCheckFailure on PutItem/UpdateItem/DeleteItem: dynalite ignores it,
 //   so a failed conditional write never carries the item as it was (AWS puts it in the
 //   ConditionalCheckFailedException body as `Item`).
+// - PartiQL: dynalite has none. BatchExecuteStatement and ExecuteStatement are answered for the
+//   single-item UPDATEs the stores send (partiql.ts has the subset), each statement run as the
+//   UpdateItem it means; AWS's per-statement answers ({ TableName } or { Error }) come back in
+//   statement order. Any other statement is refused with a ValidationException.
 // It also throttles on demand (a seeded share of data-plane calls), for chaos runs and tests of
 // the SDK's retries and the retry ladder.
 import { randomUUID } from 'node:crypto';
@@ -14,6 +18,13 @@ import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import { seededRandom } from '../random.ts';
 import { installDynaliteParseCache } from './dynalite-parse-cache.ts';
+import {
+  type AttributeValue,
+  parseUpdate,
+  type StatementError,
+  toUpdateItem,
+  UnsupportedStatementError,
+} from './partiql.ts';
 
 export interface DynamoDbEmulator {
   url: string;
@@ -45,6 +56,10 @@ const DATA_PLANE = new Set(
     'BatchWriteItem',
     'TransactGetItems',
     'TransactWriteItems',
+    // Throttled as a whole call (AWS may also fail single statements with
+    // ProvisionedThroughputExceeded): the SDK retries it, the stores retry single statements.
+    'BatchExecuteStatement',
+    'ExecuteStatement',
   ].map((op) => `DynamoDB_20120810.${op}`),
 );
 
@@ -69,6 +84,10 @@ const WRITES = new Set([
   'DynamoDB_20120810.DeleteItem',
 ]);
 const CONDITIONAL_CHECK_FAILED = 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException';
+const BATCH_EXECUTE = 'DynamoDB_20120810.BatchExecuteStatement';
+const EXECUTE = 'DynamoDB_20120810.ExecuteStatement';
+/** AWS's limit of statements per BatchExecuteStatement. */
+const MAX_BATCH_STATEMENTS = 25;
 
 interface TtlSetting {
   attributeName: string;
@@ -87,6 +106,11 @@ class DynamoError extends Error {
 
 const validation = (message: string) =>
   new DynamoError(400, { __type: 'com.amazon.coral.validate#ValidationException', message });
+
+const unsupported = (reason: string) =>
+  validation(
+    `The local DynamoDB emulator supports only single-item PartiQL UPDATEs with ? parameters (UPDATE "table" SET "a"=?, "b"=? REMOVE "c" REMOVE "d" WHERE "pk"=? AND "sk"=? AND "e"=?): ${reason}`,
+  );
 
 export async function startDynamoDbEmulator(
   opts: { port?: number; throttling?: DynamoDbThrottling } = {},
@@ -239,6 +263,128 @@ export async function startDynamoDbEmulator(
     return Object.fromEntries(table.KeySchema.map((k) => [k.AttributeName, item[k.AttributeName]]));
   };
 
+  // A statement ready to run as an UpdateItem, or the answer AWS gives it without running it.
+  type Prepared =
+    | { table: string; id: string; request: Record<string, unknown> }
+    | { response: { Error: StatementError | { Code: 'ResourceNotFound'; Message: string } } };
+
+  const prepareStatement = async (
+    body: unknown,
+    keyAttributesOf: (table: string) => Promise<string[] | undefined>,
+  ): Promise<Prepared> => {
+    const { Statement, Parameters, ReturnValuesOnConditionCheckFailure } = (body ?? {}) as Record<
+      string,
+      unknown
+    >;
+    if (typeof Statement !== 'string' || Statement.length === 0)
+      throw validation('The statement was empty.');
+    if (Parameters !== undefined && !Array.isArray(Parameters))
+      throw validation('Parameters must be a list of attribute values');
+    if (
+      ReturnValuesOnConditionCheckFailure !== undefined &&
+      ReturnValuesOnConditionCheckFailure !== 'NONE'
+    )
+      throw unsupported('ReturnValuesOnConditionCheckFailure is not supported');
+    try {
+      const parsed = parseUpdate(Statement);
+      const keyAttributes = await keyAttributesOf(parsed.table);
+      if (!keyAttributes) {
+        const Message = 'Cannot do operations on a non-existent table';
+        return { response: { Error: { Code: 'ResourceNotFound', Message } } };
+      }
+      const update = toUpdateItem(parsed, (Parameters ?? []) as AttributeValue[], keyAttributes);
+      if ('error' in update) return { response: { Error: update.error } };
+      const id = JSON.stringify([parsed.table, ...keyAttributes.map((k) => update.key[k])]);
+      return { table: parsed.table, id, request: update.request };
+    } catch (err) {
+      if (err instanceof UnsupportedStatementError) throw unsupported(err.message);
+      throw err;
+    }
+  };
+
+  // Each call describes a table once, however many statements name it.
+  const keyAttributesLookup = (req: IncomingMessage) => {
+    const known = new Map<string, Promise<string[] | undefined>>();
+    return (table: string) => {
+      let keys = known.get(table);
+      if (!keys) {
+        keys = describeTable(req, table).then(
+          (t) => t.KeySchema.map((k) => k.AttributeName),
+          (err: unknown) => {
+            if (
+              err instanceof DynamoError &&
+              String(err.body.__type).endsWith('#ResourceNotFoundException')
+            )
+              return undefined;
+            throw err;
+          },
+        );
+        known.set(table, keys);
+      }
+      return keys;
+    };
+  };
+
+  const updateItem = (req: IncomingMessage, request: Record<string, unknown>) =>
+    inner(req, 'DynamoDB_20120810.UpdateItem', JSON.stringify(request));
+
+  // BatchExecuteStatement: statements run side by side (their items are distinct), answered
+  // in statement order with what AWS puts in each BatchStatementResponse.
+  const handleBatchExecute = async (req: IncomingMessage) => {
+    const body = ((await readJson(req)) ?? {}) as Record<string, unknown>;
+    const statements = body.Statements;
+    if (!Array.isArray(statements) || statements.length === 0) {
+      throw validation(
+        "1 validation error detected: Value at 'statements' failed to satisfy constraint: Member must have length greater than or equal to 1",
+      );
+    }
+    if (statements.length > MAX_BATCH_STATEMENTS) {
+      throw validation(
+        `1 validation error detected: Value at 'statements' failed to satisfy constraint: Member must have length less than or equal to ${MAX_BATCH_STATEMENTS}`,
+      );
+    }
+    if (body.ReturnConsumedCapacity !== undefined && body.ReturnConsumedCapacity !== 'NONE')
+      throw unsupported('ReturnConsumedCapacity is not supported');
+    const keyAttributesOf = keyAttributesLookup(req);
+    const prepared = await Promise.all(
+      statements.map((statement) => prepareStatement(statement, keyAttributesOf)),
+    );
+    const ids = prepared.flatMap((p) => ('id' in p ? [p.id] : []));
+    if (new Set(ids).size !== ids.length)
+      throw validation('Provided list of item keys contains duplicates');
+    const Responses = await Promise.all(
+      prepared.map(async (p) => {
+        if ('response' in p) return p.response;
+        const { status, body: answer } = await updateItem(req, p.request);
+        if (status === 200) return { TableName: p.table };
+        return { Error: statementError(answer), TableName: p.table };
+      }),
+    );
+    return { status: 200, body: { Responses } };
+  };
+
+  // ExecuteStatement: the same UPDATE alone; its failure is the call's (as UpdateItem's is).
+  const handleExecute = async (req: IncomingMessage) => {
+    const body = ((await readJson(req)) ?? {}) as Record<string, unknown>;
+    for (const field of ['Limit', 'NextToken', 'ReturnConsumedCapacity'] as const) {
+      if (body[field] !== undefined && body[field] !== 'NONE')
+        throw unsupported(`${field} is not supported`);
+    }
+    const prepared = await prepareStatement(body, keyAttributesLookup(req));
+    if ('response' in prepared) {
+      const { Code, Message } = prepared.response.Error;
+      if (Code === 'ResourceNotFound') {
+        throw new DynamoError(400, {
+          __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException',
+          message: Message,
+        });
+      }
+      throw validation(Message);
+    }
+    const result = await updateItem(req, prepared.request);
+    return result.status === 200 ? { status: 200, body: { Items: [] } } : result;
+  };
+
   const replyWith = (res: ServerResponse, work: Promise<{ status: number; body: unknown }>) =>
     work.then(
       ({ status, body }) => send(res, status, body),
@@ -267,6 +413,10 @@ export async function startDynamoDbEmulator(
         res,
         handleTtl(req, target).then((body) => ({ status: 200, body })),
       );
+      return;
+    }
+    if (target === BATCH_EXECUTE || target === EXECUTE) {
+      replyWith(res, target === EXECUTE ? handleExecute(req) : handleBatchExecute(req));
       return;
     }
     if (!WRITES.has(target)) {
@@ -351,6 +501,18 @@ class CapturedResponse {
 interface TableDescription {
   CreationDateTime: number;
   KeySchema: Array<{ AttributeName: string }>;
+}
+
+/** AWS's per-statement error for an UpdateItem failure dynalite reported as an exception. */
+function statementError(body: Record<string, unknown>): { Code: string; Message: string } {
+  const type = String(body.__type ?? '');
+  const Message = String(body.message ?? body.Message ?? type);
+  if (type === CONDITIONAL_CHECK_FAILED) {
+    return { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' };
+  }
+  if (type.endsWith('#ValidationException')) return { Code: 'ValidationError', Message };
+  if (type.endsWith('#ResourceNotFoundException')) return { Code: 'ResourceNotFound', Message };
+  return { Code: 'InternalServerError', Message };
 }
 
 type WriteBody = Record<string, unknown> & { ReturnValuesOnConditionCheckFailure?: unknown };

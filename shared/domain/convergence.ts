@@ -8,7 +8,7 @@ import {
   nextNodeState,
 } from './node-status.ts';
 import { mapSettled } from './pool.ts';
-import type { Stores } from './ports.ts';
+import type { NodeAttempt, Stores } from './ports.ts';
 import { truncate } from './records.ts';
 import type { NodeConvergence, RoleStrategy } from './roles/index.ts';
 
@@ -17,6 +17,12 @@ import type { NodeConvergence, RoleStrategy } from './roles/index.ts';
  * them: a 50-node shard then takes about as long as a 1-node one (`npm run bench -- reconcile`).
  */
 export const CONVERGENCE_NODE_PARALLELISM = 64;
+
+/**
+ * Node records written per store call. The table store writes up to 25 items in one request,
+ * so a batch this size is one request.
+ */
+export const NODE_RECORD_BATCH = 25;
 
 export interface ConvergenceSettings {
   orphanGraceMs: number;
@@ -112,9 +118,28 @@ export async function convergeShard(
     const failedAt: Array<{ nodeId: string; error: string } | undefined> = [];
     const skippedAt: Array<string | undefined> = [];
     const superseded: Array<string | undefined> = [];
-    // Each node is recorded the moment it is done, so the writes overlap the other nodes'
-    // HTTP work instead of queueing up after the slowest node.
-    const recorded = await mapSettled(eligible, settings.nodeParallelism, async (node, i) => {
+    // Node records are written in batches (one request each): a batch goes as soon as it is
+    // full, so the writes still overlap the other nodes' HTTP work; the rest once all are done.
+    const unrecordedAt = new Map<number, unknown>();
+    const pending: Array<{ index: number; attempt: NodeAttempt }> = [];
+    const writes: Array<Promise<void>> = [];
+    const flush = () => {
+      const batch = pending.splice(0);
+      if (batch.length === 0) return;
+      const written = nodeStore.recordAttempts(batch.map((p) => p.attempt));
+      writes.push(
+        written.then(
+          (results) => {
+            for (const [k, { index, attempt }] of batch.entries())
+              if (!results[k]) superseded[index] = attempt.node.nodeId;
+          },
+          (reason: unknown) => {
+            for (const { index } of batch) unrecordedAt.set(index, reason);
+          },
+        ),
+      );
+    };
+    const converged = await mapSettled(eligible, settings.nodeParallelism, async (node, i) => {
       const result = await convergeNode(node).catch(
         (error: unknown): NodeConvergence => ({
           nodeId: node.nodeId,
@@ -140,13 +165,18 @@ export async function convergeShard(
         followUpAt(result.orphans, settings.orphanGraceMs),
       );
       if (!transition || isQuietSuccess(node, transition, result.orphans, now)) return;
-      if (!(await nodeStore.recordAttempt(node, transition, result.orphans)))
-        superseded[i] = node.nodeId;
+      pending.push({ index: i, attempt: { node, transition, orphans: result.orphans } });
+      if (pending.length >= NODE_RECORD_BATCH) flush();
     });
+    flush();
+    await Promise.all(writes);
     // A node state that could not be recorded fails the job (after every node is done), so
-    // SQS retries it rather than leaving the table behind the nodes.
-    const unrecorded = recorded.find((r) => r.status === 'rejected');
-    if (unrecorded) throw unrecorded.reason;
+    // SQS retries it rather than leaving the table behind the nodes. The first such node in
+    // node order decides the reason, as when each node was written on its own.
+    for (const [i, outcome] of converged.entries()) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      if (unrecordedAt.has(i)) throw unrecordedAt.get(i);
+    }
     // Active only when every node that is not decommissioned holds its desired state.
     const failures = failedAt.filter((f) => f !== undefined);
     const outcome = failures.length ? 'failed' : 'active';

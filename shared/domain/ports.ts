@@ -105,6 +105,14 @@ export interface NodeRef {
   nodeId: string;
 }
 
+/** One convergence attempt on a node, to be recorded. */
+export interface NodeAttempt {
+  /** The node as the convergence read it. */
+  node: NodeRef & { version: number };
+  transition: NodeTransition;
+  orphans?: Record<string, Record<string, string>>;
+}
+
 /**
  * Why a node needs the sweep's attention: it is `joining`, `pending_sync` or in `error`, or it
  * is active with orphans whose grace ends (`follow_up`).
@@ -120,15 +128,11 @@ export interface NodeStore {
    */
   markPendingSync(shardId: string, nodeId: string, reason: string): Promise<boolean>;
   /**
-   * Records one convergence attempt on a node, only if the node record is still the version
-   * the convergence read (false otherwise: someone changed the node meanwhile, and theirs is
-   * the newer word).
+   * Records convergence attempts, each only if its node record is still the version the
+   * convergence read: per attempt, whether it was written (false: someone changed the node
+   * meanwhile, and theirs is the newer word). Rejects when one could not be recorded.
    */
-  recordAttempt(
-    node: NodeRef & { version: number },
-    transition: NodeTransition,
-    orphans?: Record<string, Record<string, string>>,
-  ): Promise<boolean>;
+  recordAttempts(attempts: readonly NodeAttempt[]): Promise<boolean[]>;
   setMembership(
     shardId: string,
     nodeId: string,

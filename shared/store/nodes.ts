@@ -1,5 +1,4 @@
-import type { NodeTransition } from '../domain/node-status.ts';
-import type { NodeRef, NodeStore, NodeWork } from '../domain/ports.ts';
+import type { NodeAttempt, NodeStore, NodeWork } from '../domain/ports.ts';
 import { type NodeRecord, type NodeStatus, truncate } from '../domain/records.ts';
 import {
   keys,
@@ -10,7 +9,7 @@ import {
   workDueQuery,
   workEntry,
 } from './schema.ts';
-import type { Table } from './table.ts';
+import type { Table, VersionedUpdate } from './table.ts';
 
 /** The `work` partition of each kind of node work. */
 const WORK_OF: Record<NodeWork, WorkPartition> = {
@@ -24,6 +23,29 @@ const WORK_OF: Record<NodeWork, WorkPartition> = {
 function workOf(status: NodeStatus, followUpAt: string | undefined): NodeWork | undefined {
   if (status === 'pending_sync' || status === 'joining' || status === 'error') return status;
   return status === 'active' && followUpAt ? 'follow_up' : undefined;
+}
+
+/** A convergence attempt's write: the node's new state and work entry, if its version held. */
+function attemptUpdate({ node, transition, orphans }: NodeAttempt): VersionedUpdate {
+  // A node in `error` is due when its backoff ends, a follow-up when its orphans' grace
+  // does; other work is due at once.
+  const work = workOf(transition.status, transition.followUpAt);
+  const dueAt = transition.nextAttemptAt ?? transition.followUpAt ?? transition.lastAttemptAt;
+  return {
+    key: keys.node(node.shardId, node.nodeId),
+    version: node.version,
+    set: {
+      ...transition,
+      ...(work ? workEntry(WORK_OF[work], dueAt, node.shardId, node.nodeId) : {}),
+      orphans,
+    },
+    remove: [
+      ...(work ? [] : WORK_ATTRIBUTES),
+      ...(transition.lastError ? [] : ['lastError']),
+      ...(transition.nextAttemptAt ? [] : ['nextAttemptAt']),
+      ...(transition.followUpAt ? [] : ['followUpAt']),
+    ],
+  };
 }
 
 /** The nodes of each shard and their sync status (the node status machine's records). */
@@ -48,32 +70,11 @@ export class Nodes implements NodeStore {
     });
   }
 
-  recordAttempt(
-    node: NodeRef & { version: number },
-    transition: NodeTransition,
-    orphans?: Record<string, Record<string, string>>,
-  ) {
-    // A node in `error` is due when its backoff ends, a follow-up when its orphans' grace
-    // does; other work is due at once.
-    const work = workOf(transition.status, transition.followUpAt);
-    const dueAt = transition.nextAttemptAt ?? transition.followUpAt ?? transition.lastAttemptAt;
-    return this.table.update(keys.node(node.shardId, node.nodeId), {
-      set: {
-        ...transition,
-        ...(work ? workEntry(WORK_OF[work], dueAt, node.shardId, node.nodeId) : {}),
-        orphans,
-      },
-      remove: [
-        ...(work ? [] : WORK_ATTRIBUTES),
-        ...(transition.lastError ? [] : ['lastError']),
-        ...(transition.nextAttemptAt ? [] : ['nextAttemptAt']),
-        ...(transition.followUpAt ? [] : ['followUpAt']),
-      ],
-      // Optimistic: a push that failed meanwhile (pending_sync), a new endpoint or a
-      // decommission is newer than this attempt's view, and must not be overwritten.
-      condition: '#version = :read',
-      values: { ':read': node.version },
-    });
+  recordAttempts(attempts: readonly NodeAttempt[]) {
+    if (attempts.length === 0) return Promise.resolve([]);
+    // Optimistic: a push that failed meanwhile (pending_sync), a new endpoint or a
+    // decommission is newer than this attempt's view, and must not be overwritten.
+    return this.table.batchUpdate(attempts.map(attemptUpdate));
   }
 
   setMembership(shardId: string, nodeId: string, status: 'joining' | 'decommissioned') {

@@ -1,7 +1,9 @@
 // The update/query helpers every store shares: one DocumentClient, a clock, and writes that
-// maintain `version`, `createdAt` and `updatedAt`. Single-item conditional writes only.
+// maintain `version`, `createdAt` and `updatedAt`. Single-item conditional writes only (a
+// batch of them is one request, but each statement still succeeds or fails on its own).
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchExecuteStatementCommand,
   BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -12,7 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { backoffMs, sleep } from '../domain/retry.ts';
-import type { ItemKey } from './schema.ts';
+import { type ItemKey, TABLE_KEY } from './schema.ts';
 
 type Values = Record<string, unknown>;
 
@@ -33,8 +35,32 @@ export interface TableOptions {
 /** What a conditional write returned: the item as written, or as it was when it lost. */
 export type WriteResult<T> = { written: true; item: T } | { written: false; current?: T };
 
+/**
+ * An update of one existing item, made only if it still has the version read (optimistic),
+ * which it then bumps; `updatedAt` is set too. Attribute names must not contain `"`.
+ */
+export interface VersionedUpdate {
+  key: ItemKey;
+  /** The version read: the write happens only while the item still has it. */
+  version: number;
+  set?: Values;
+  remove?: readonly string[];
+}
+
 /** Unprocessed BatchGetItem keys: retried this many times with backoff before giving up. */
 const BATCH_GET_ATTEMPTS = 8;
+/** Statements of a batch that failed retryably: sent again this many times in all. */
+const BATCH_UPDATE_ATTEMPTS = 8;
+/** AWS's limit of statements per BatchExecuteStatement. */
+export const BATCH_STATEMENT_LIMIT = 25;
+/** Per-statement errors worth sending again (capacity and transient service trouble). */
+const RETRYABLE_STATEMENT_ERRORS = new Set<string>([
+  'ProvisionedThroughputExceeded',
+  'ThrottlingError',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'TransactionConflict',
+]);
 
 const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
   error instanceof ConditionalCheckFailedException;
@@ -72,6 +98,42 @@ export function buildUpdate(spec: UpdateSpec, now: string) {
     ConditionExpression: spec.condition,
   };
 }
+
+/** PartiQL identifier: always double-quoted, so reserved words never bite. */
+function quoted(name: string): string {
+  if (name.includes('"')) throw new Error(`attribute name ${name} may not contain '"'`);
+  return `"${name}"`;
+}
+
+/**
+ * The PartiQL UPDATE of a VersionedUpdate, values as `?` parameters. PartiQL has no
+ * if_not_exists or arithmetic we rely on: `version` is set to the read one + 1 explicitly, which
+ * the WHERE clause makes exact; `createdAt` is kept (the item exists, or nothing is written).
+ */
+export function buildVersionedStatement(table: string, update: VersionedUpdate, now: string) {
+  const parameters: unknown[] = [update.version + 1, now];
+  const sets = [`${quoted('version')}=?`, `${quoted('updatedAt')}=?`];
+  for (const [attribute, value] of Object.entries(update.set ?? {})) {
+    if (value === undefined) continue;
+    sets.push(`${quoted(attribute)}=?`);
+    parameters.push(value);
+  }
+  let statement = `UPDATE ${quoted(table)} SET ${sets.join(', ')}`;
+  // PartiQL's REMOVE takes one path: a list is "not well formed".
+  for (const attribute of update.remove ?? []) statement += ` REMOVE ${quoted(attribute)}`;
+  statement += ` WHERE ${quoted(TABLE_KEY.partition)}=? AND ${quoted(TABLE_KEY.sort)}=? AND ${quoted('version')}=?`;
+  parameters.push(update.key.pk, update.key.sk, update.version);
+  return { Statement: statement, Parameters: parameters };
+}
+
+interface PendingStatement {
+  index: number;
+  key: ItemKey;
+  statement: ReturnType<typeof buildVersionedStatement>;
+}
+
+const describeFailure = (key: ItemKey, error: { Code?: string; Message?: string }) =>
+  `update of ${key.pk} / ${key.sk} failed: ${error.Code ?? 'unknown error'}${error.Message ? `: ${error.Message}` : ''}`;
 
 export class Table {
   readonly name: string;
@@ -158,6 +220,59 @@ export class Table {
       ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
       ConsistentRead: true,
     });
+  }
+
+  /**
+   * Versioned updates, up to 25 per request (PartiQL BatchExecuteStatement, one UPDATE per
+   * item): whether each was written (false: its version had moved on, or the item is gone).
+   * Statements failing retryably are sent again with capped exponential backoff and jitter;
+   * any other failure rejects (after the rest of its batch was written or not).
+   */
+  async batchUpdate(updates: readonly VersionedUpdate[]): Promise<boolean[]> {
+    const now = this.now();
+    const written = new Array<boolean>(updates.length);
+    const statements = updates.map((update, index) => ({
+      index,
+      key: update.key,
+      statement: buildVersionedStatement(this.name, update, now),
+    }));
+    const batches: Array<Promise<void>> = [];
+    for (let start = 0; start < statements.length; start += BATCH_STATEMENT_LIMIT)
+      batches.push(
+        this.#executeBatch(statements.slice(start, start + BATCH_STATEMENT_LIMIT), written),
+      );
+    // Every batch settles before a failure is reported: none is left writing behind it.
+    const failed = (await Promise.allSettled(batches)).find((b) => b.status === 'rejected');
+    if (failed) throw failed.reason;
+    return written;
+  }
+
+  async #executeBatch(batch: PendingStatement[], written: boolean[]): Promise<void> {
+    let pending = batch;
+    let retryCodes: string[] = [];
+    for (let attempt = 1; pending.length; attempt++) {
+      if (attempt > BATCH_UPDATE_ATTEMPTS) {
+        throw new Error(
+          `${pending.length} updates still failing after ${attempt - 1} batches (${[...new Set(retryCodes)].join(', ')})`,
+        );
+      }
+      if (attempt > 1) await sleep(backoffMs(attempt - 1, 50, 2_000));
+      const { Responses = [] } = await this.db.send(
+        new BatchExecuteStatementCommand({ Statements: pending.map((p) => p.statement) }),
+      );
+      const retry: PendingStatement[] = [];
+      retryCodes = [];
+      for (const [position, update] of pending.entries()) {
+        const error = Responses[position] ? Responses[position].Error : { Code: 'no answer' };
+        if (!error) written[update.index] = true;
+        else if (error.Code === 'ConditionalCheckFailed') written[update.index] = false;
+        else if (RETRYABLE_STATEMENT_ERRORS.has(error.Code ?? '')) {
+          retry.push(update);
+          retryCodes.push(error.Code as string);
+        } else throw new Error(describeFailure(update.key, error));
+      }
+      pending = retry;
+    }
   }
 
   /**

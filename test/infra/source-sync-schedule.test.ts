@@ -112,6 +112,9 @@ describe('SourceSyncSchedule', () => {
     expect(JSON.stringify(read?.Resource)).toContain('/index/live');
     expect(read?.Action).not.toContain('dynamodb:PutItem');
     const write = statements.find((s) => s.Sid === 'StateTableOwnPartitions');
+    expect(write?.Action).toEqual(
+      expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:PartiQLUpdate']),
+    );
     expect(write?.Condition).toEqual({
       'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SOURCE'] },
     });

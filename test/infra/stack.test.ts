@@ -629,5 +629,9 @@ describe('reconciliation in the stack', () => {
     );
     expect(JSON.stringify(statements)).not.toContain('/index/');
     expect(JSON.stringify(statements)).not.toContain('QueueShardCreation');
+    // Node records are written 25 per BatchExecuteStatement of PartiQL UPDATEs.
+    expect(actionsOn(statements, { 'Fn::GetAtt': ['Table', 'Arn'] })).toEqual(
+      expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:PartiQLUpdate']),
+    );
   });
 });

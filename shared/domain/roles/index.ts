@@ -26,7 +26,7 @@ export type NodeConverger = (node: NodeRecord) => Promise<NodeConvergence>;
 export interface RoleStrategy {
   /**
    * Works out the shard's desired state once and returns how to converge each node. The
-   * caller runs the nodes in parallel and records each one as soon as it is done.
+   * caller runs the nodes in parallel and records them in batches as they finish.
    */
   forShard(context: RoleContext): NodeConverger;
 }

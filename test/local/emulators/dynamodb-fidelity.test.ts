@@ -3,11 +3,13 @@
 // test says so explicitly, so a fix or a regression on either side shows up here.
 import {
   type AttributeValue,
+  BatchExecuteStatementCommand,
   BatchGetItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
+  ExecuteStatementCommand,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -15,7 +17,7 @@ import {
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DYNAMO_START_TIMEOUT_MS,
   type DynamoEndpoint,
@@ -402,6 +404,189 @@ describeEachDynamoTarget((target) => {
     // Empty strings are valid outside keys.
     await put({ pk: S(pk), sk: S('EMPTY'), note: S('') });
     expect((await get(pk, 'EMPTY'))?.note).toEqual(S(''));
+  });
+
+  describe('PartiQL UPDATE (the batched node records)', () => {
+    /** The store's statement shape: set two attributes, remove one, optimistic on `version`. */
+    const versioned = () =>
+      `UPDATE "${table}" SET "version"=?, "a"=? REMOVE "gone" WHERE "pk"=? AND "sk"=? AND "version"=?`;
+    const bump = (pk: string, read: number, a: string) => ({
+      Statement: versioned(),
+      Parameters: [N(read + 1), S(a), S(pk), S('META'), N(read)],
+    });
+    const batch = async (Statements: Array<{ Statement: string; Parameters?: AttributeValue[] }>) =>
+      (await client.send(new BatchExecuteStatementCommand({ Statements }))).Responses;
+    const conditionFailed = {
+      Error: { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' },
+    };
+
+    it('answers each statement in order: a failed condition or a missing item fails only that one', async () => {
+      const [fresh, moved, removed, missing] = ['fresh', 'moved', 'removed', 'missing'].map(
+        freshPk,
+      );
+      await put({ pk: S(fresh!), sk: S('META'), version: N(1), gone: S('x'), keep: S('k') });
+      await put({ pk: S(moved!), sk: S('META'), version: N(5) });
+      await put({ pk: S(removed!), sk: S('META'), version: N(2), gone: S('y') });
+
+      expect(
+        await batch([
+          bump(fresh!, 1, 'one'),
+          bump(moved!, 1, 'two'),
+          bump(missing!, 1, 'three'),
+          bump(removed!, 2, 'four'),
+        ]),
+      ).toEqual([
+        { TableName: table },
+        { ...conditionFailed, TableName: table },
+        { ...conditionFailed, TableName: table },
+        { TableName: table },
+      ]);
+      expect(await get(fresh!, 'META')).toEqual({
+        pk: S(fresh!),
+        sk: S('META'),
+        version: N(2),
+        a: S('one'),
+        keep: S('k'),
+      });
+      expect(await get(moved!, 'META')).toEqual({ pk: S(moved!), sk: S('META'), version: N(5) });
+      // PartiQL UPDATE never creates an item.
+      expect(await get(missing!, 'META')).toBeUndefined();
+      expect(await get(removed!, 'META')).toEqual({
+        pk: S(removed!),
+        sk: S('META'),
+        version: N(3),
+        a: S('four'),
+      });
+    });
+
+    it('takes repeated SET and REMOVE clauses, keywords in any case, maps as parameters', async () => {
+      const pk = freshPk('clauses');
+      await put({ pk: S(pk), sk: S('META'), c: S('c'), d: S('d') });
+      const orphans = { M: { stores: { M: { 'ws-1': S('2026-01-01T00:00:00Z') } } } };
+      expect(
+        await batch([
+          {
+            Statement: `update "${table}" set "m"=? set "b"=? remove "c" REMOVE "d" where "pk"=? and "sk"=?`,
+            Parameters: [orphans, S('b'), S(pk), S('META')],
+          },
+        ]),
+      ).toEqual([{ TableName: table }]);
+      expect(await get(pk, 'META')).toEqual({ pk: S(pk), sk: S('META'), m: orphans, b: S('b') });
+    });
+
+    it('reports statements AWS refuses per statement; the rest of the batch runs', async () => {
+      const pk = freshPk('refused');
+      await put({ pk: S(pk), sk: S('META'), version: N(1) });
+      const missingTable = uniqueTableName('absent');
+      expect(
+        await batch([
+          { Statement: versioned(), Parameters: [N(2), S('a'), S(pk), S('META')] },
+          { Statement: `UPDATE "${table}" SET "a"=? WHERE "pk"=?`, Parameters: [S('a'), S(pk)] },
+          {
+            Statement: `UPDATE "${table}" SET "z"=? REMOVE "z" WHERE "pk"=? AND "sk"=?`,
+            Parameters: [S('a'), S(pk), S('OTHER')],
+          },
+          {
+            Statement: `UPDATE "${missingTable}" SET "a"=? WHERE "pk"=? AND "sk"=?`,
+            Parameters: [S('a'), S(pk), S('META')],
+          },
+          bump(pk, 1, 'written'),
+        ]),
+      ).toEqual([
+        {
+          Error: {
+            Code: 'ValidationError',
+            Message: "Number of parameters in request and statement don't match.",
+          },
+        },
+        {
+          Error: {
+            Code: 'ValidationError',
+            Message: 'Where clause does not contain a mandatory equality on all key attributes',
+          },
+        },
+        {
+          Error: {
+            Code: 'ValidationError',
+            Message:
+              'Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [z], path two: [z]',
+          },
+        },
+        {
+          Error: {
+            Code: 'ResourceNotFound',
+            Message: 'Cannot do operations on a non-existent table',
+          },
+        },
+        { TableName: table },
+      ]);
+      expect(await get(pk, 'META')).toMatchObject({ version: N(2), a: S('written') });
+    });
+
+    it('refuses more than 25 statements, or two on one item, as a whole call', async () => {
+      const pk = freshPk('limits');
+      const many = Array.from({ length: 26 }, (_, i) => bump(`${pk}-${i}`, 1, 'x'));
+      const tooMany = await failure(batch(many));
+      expect(tooMany.name).toBe('ValidationException');
+      expect(tooMany.message).toContain('25');
+      // (DynamoDB Local applies the statements before refusing; AWS refuses up front: the
+      // items are not compared.)
+      const twice = await failure(batch([bump(pk, 1, 'x'), bump(pk, 2, 'y')]));
+      expect([twice.name, twice.message]).toEqual([
+        'ValidationException',
+        'Provided list of item keys contains duplicates',
+      ]);
+    });
+
+    it('ExecuteStatement: no items on success, ConditionalCheckFailedException otherwise', async () => {
+      const pk = freshPk('execute');
+      await put({ pk: S(pk), sk: S('META'), version: N(1), gone: S('x') });
+      const execute = (key: string, read: number) =>
+        client.send(new ExecuteStatementCommand(bump(key, read, 'e')));
+      expect((await execute(pk, 1)).Items).toEqual([]);
+      expect(await get(pk, 'META')).toEqual({
+        pk: S(pk),
+        sk: S('META'),
+        version: N(2),
+        a: S('e'),
+      });
+      expect((await failure(execute(pk, 1))).name).toBe('ConditionalCheckFailedException');
+      expect((await failure(execute(freshPk('absent'), 1))).name).toBe(
+        'ConditionalCheckFailedException',
+      );
+    });
+
+    it("known dynalite deviation: PartiQL outside the front's subset is refused", async () => {
+      const pk = freshPk('subset');
+      await put({ pk: S(pk), sk: S('META') });
+      const literal = () =>
+        batch([
+          {
+            Statement: `UPDATE "${table}" SET "a"='literal' WHERE "pk"=? AND "sk"=?`,
+            Parameters: [S(pk), S('META')],
+          },
+        ]);
+      // AWS's parser refuses a REMOVE list in this one statement; the front, the whole call.
+      const removeList = () =>
+        batch([
+          {
+            Statement: `UPDATE "${table}" REMOVE "a", "b" WHERE "pk"=? AND "sk"=?`,
+            Parameters: [S(pk), S('META')],
+          },
+        ]);
+      if (target.name === 'dynalite') {
+        for (const call of [literal, removeList]) {
+          const err = await failure(call());
+          expect(err.name).toBe('ValidationException');
+          expect(err.message).toContain('supports only single-item PartiQL UPDATEs');
+        }
+      } else {
+        expect(await literal()).toEqual([{ TableName: table }]);
+        expect(await removeList()).toMatchObject([
+          { Error: { Code: 'ValidationError', Message: expect.stringContaining('well formed') } },
+        ]);
+      }
+    });
   });
 
   it('known dynalite deviation: an empty string as a GSI key attribute', async () => {

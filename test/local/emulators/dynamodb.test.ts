@@ -1,4 +1,5 @@
 import {
+  BatchExecuteStatementCommand,
   CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
@@ -97,6 +98,35 @@ describe('DynamoDB emulator through @aws-sdk/client-dynamodb', () => {
       new GetItemCommand({ TableName: 'conditional', Key: { pk: { S: 'a' }, sk: { S: 'b' } } }),
     );
     expect(Item?.v?.N).toBe('1');
+  });
+
+  it('refuses PartiQL it cannot answer exactly with a ValidationException naming its subset', async () => {
+    await createTable('partiql');
+    const statement = {
+      Statement: 'UPDATE "partiql" SET "a"=? WHERE "pk"=? AND "sk"=?',
+      Parameters: [{ S: 'x' }, { S: 'k' }, { S: 'META' }],
+    };
+    const refusals = [
+      new BatchExecuteStatementCommand({
+        Statements: [{ ...statement, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }],
+      }),
+      new BatchExecuteStatementCommand({
+        Statements: [statement],
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+      new BatchExecuteStatementCommand({
+        Statements: [{ Statement: 'DELETE FROM "partiql" WHERE "pk"=? AND "sk"=?' }],
+      }),
+    ];
+    for (const command of refusals) {
+      await expect(client.send(command)).rejects.toMatchObject({
+        name: 'ValidationException',
+        message: expect.stringContaining('supports only single-item PartiQL UPDATEs'),
+      });
+    }
+    await expect(
+      client.send(new BatchExecuteStatementCommand({ Statements: [] })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
   });
 
   it('UpdateTimeToLive then DescribeTimeToLive, with AWS validation', async () => {
@@ -251,6 +281,27 @@ describe('DynamoDB emulator throttling (fault injection)', () => {
     own.setThrottling(undefined);
     await expect(get(once)).resolves.toBeDefined();
     expect(() => own.setThrottling({ rate: 2 })).toThrow(/0\.\.1/);
+  });
+
+  it('throttles a PartiQL batch as a whole call', async () => {
+    const batch = () =>
+      once.send(
+        new BatchExecuteStatementCommand({
+          Statements: [
+            {
+              Statement: 'UPDATE "throttled" SET "a"=? WHERE "pk"=?',
+              Parameters: [{ S: 'x' }, { S: 'k' }],
+            },
+          ],
+        }),
+      );
+    own.setThrottling({ rate: 1 });
+    await expect(batch()).rejects.toThrow(/throughput/);
+    own.setThrottling(undefined);
+    // Answered per statement: the item does not exist.
+    await expect(batch()).resolves.toMatchObject({
+      Responses: [{ Error: { Code: 'ConditionalCheckFailed' } }],
+    });
   });
 
   it("is retried by the SDK's own retry strategy, as AWS's throttling is", async () => {

@@ -9,6 +9,7 @@ import {
   ShardLeasedError,
 } from '../../../shared/domain/convergence.ts';
 import type { NodeStore, Stores } from '../../../shared/domain/ports.ts';
+import type { NodeConverger } from '../../../shared/domain/roles/index.ts';
 import { roleStrategies } from '../../../shared/domain/roles/registry.ts';
 import { Secret } from '../../../shared/domain/secret.ts';
 import { createStores, type TableStores } from '../../../shared/store/index.ts';
@@ -343,7 +344,7 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
   it('fails the job, after every node is done, when a node state cannot be recorded', async () => {
     const { run, store } = await shard(['ws-1']);
     const throttled = withNodes(store, {
-      recordAttempt: async () => {
+      recordAttempts: async () => {
         throw new Error('ProvisionedThroughputExceededException');
       },
     });
@@ -401,5 +402,100 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
     const before = requestsTo(fleet.nodes[0]!.nodeId);
     await expect(run()).resolves.toMatchObject({ outcome: 'active', role: 'cache' });
     expect(requestsTo(fleet.nodes[0]!.nodeId)).toBe(before);
+  });
+});
+
+describe('convergeShard node records (many nodes, converged without HTTP)', () => {
+  const NODES = 30;
+  /** A shard of NODES nodes, and a strategy whose nodes answer at once unless told to wait. */
+  async function bigShard() {
+    now = new Date();
+    const client = localDynamoDb(dynamo.url);
+    const tableName = `conv-${++tables}`;
+    await createStateTable(client, tableName);
+    const store = createStores({ tableName, client, clock: () => now });
+    const nodeIds = Array.from({ length: NODES }, (_, i) => `m${String(i + 1).padStart(2, '0')}`);
+    await store.shards.recordTopology({
+      shardId: 'shard-big',
+      role: 'database',
+      nodes: nodeIds.map((nodeId, i) => ({ nodeId, endpoint: `http://127.0.0.1:${9500 + i}` })),
+    });
+    return { store, nodeIds };
+  }
+  const strategyWith = (converge: NodeConverger) => () => ({ forShard: () => converge });
+
+  it('writes 25 records per call, the first while other nodes are still working; superseded per node', async () => {
+    const { store, nodeIds } = await bigShard();
+    const batches: string[][] = [];
+    let firstBatchSent = () => {};
+    const firstBatch = new Promise<void>((resolve) => {
+      firstBatchSent = resolve;
+    });
+    let lateNodesWaited = true;
+    const converge: NodeConverger = async (node) => {
+      // The last five nodes finish only once the first batch is on its way (or give up).
+      if (nodeIds.indexOf(node.nodeId) >= 25) {
+        const waited = await Promise.race([
+          firstBatch.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
+        ]);
+        lateNodesWaited &&= waited;
+      }
+      return node.nodeId === 'm07'
+        ? { nodeId: node.nodeId, ok: false, error: 'apply failed' }
+        : { nodeId: node.nodeId, ok: true };
+    };
+    const stores = withNodes(store, {
+      list: async (shardId) => {
+        const nodes = await store.nodes.list(shardId);
+        // Changed by someone else after this job read it.
+        await store.nodes.markPendingSync(shardId, 'm12', 'push failed');
+        return nodes;
+      },
+      recordAttempts: (attempts) => {
+        batches.push(attempts.map((a) => a.node.nodeId));
+        firstBatchSent();
+        return store.nodes.recordAttempts(attempts);
+      },
+    });
+    const result = await convergeShard(
+      'shard-big',
+      'job-1',
+      { stores, strategyFor: strategyWith(converge) },
+      { ...settings, nodeParallelism: 64 },
+    );
+    expect(lateNodesWaited).toBe(true);
+    expect(batches.map((b) => b.length)).toEqual([25, 5]);
+    expect(batches.flat().sort()).toEqual(nodeIds);
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      failures: [{ nodeId: 'm07', error: 'apply failed' }],
+      superseded: ['m12'],
+    });
+    const records = await store.nodes.list('shard-big');
+    expect(records.map((n) => [n.nodeId, n.status])).toEqual(
+      nodeIds.map((id) => [id, id === 'm07' || id === 'm12' ? 'pending_sync' : 'active']),
+    );
+    expect(records.find((n) => n.nodeId === 'm12')).toMatchObject({ lastError: 'push failed' });
+  });
+
+  it('fails the job when one batch cannot be recorded, after the others are written', async () => {
+    const { store } = await bigShard();
+    const stores = withNodes(store, {
+      recordAttempts: (attempts) =>
+        attempts.length === 25
+          ? store.nodes.recordAttempts(attempts)
+          : Promise.reject(new Error('still throttled')),
+    });
+    const strategy = strategyWith(async (node) => ({ nodeId: node.nodeId, ok: true }));
+    await expect(
+      convergeShard('shard-big', 'job-1', { stores, strategyFor: strategy }, settings),
+    ).rejects.toThrow('still throttled');
+    const records = await store.nodes.list('shard-big');
+    expect(records.filter((n) => n.lastSyncAt).length).toBe(25);
+    // The lease is free for SQS's retry, which records the rest.
+    await expect(
+      convergeShard('shard-big', 'job-2', { stores: store, strategyFor: strategy }, settings),
+    ).resolves.toMatchObject({ outcome: 'active', superseded: [] });
   });
 });

@@ -155,14 +155,14 @@ describe('runSweep (real stores, Citrus simulator over HTTP)', () => {
       new Date(Date.now() - 3_600_000),
     );
     const [s2n1] = await w.store.nodes.list('s2');
-    await w.store.nodes.recordAttempt(s2n1!, past!);
+    await w.store.nodes.recordAttempts([{ node: s2n1!, transition: past! }]);
     const future = nextNodeState(
       { shardId: 's3', nodeId: 's3-n1', status: 'pending_sync', consecutiveFailures: 4 },
       { ok: false, error: 'down' },
       new Date(),
     );
     const [s3n1] = await w.store.nodes.list('s3');
-    await w.store.nodes.recordAttempt(s3n1!, future!);
+    await w.store.nodes.recordAttempts([{ node: s3n1!, transition: future! }]);
     // Still down as far as Citrus knows: its backoff holds.
     citrus.setNodeHealthy('s3-n1', false);
     const result = await w.sweep();

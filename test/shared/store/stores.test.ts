@@ -1,6 +1,11 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { nextNodeState } from '../../../shared/domain/node-status.ts';
+import type {
+  BatchExecuteStatementCommandInput,
+  BatchExecuteStatementCommandOutput,
+  DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type NodeTransition, nextNodeState } from '../../../shared/domain/node-status.ts';
+import type { NodeRecord } from '../../../shared/domain/records.ts';
 import { createStores, type TableStores } from '../../../shared/store/index.ts';
 import {
   DYNAMO_START_TIMEOUT_MS,
@@ -31,6 +36,32 @@ function countRequests(client: DynamoDBClient) {
     { step: 'initialize', name: 'countStoreRequests' },
   );
   return calls;
+}
+
+/**
+ * Answers the statements at `positions` of the next BatchExecuteStatement with `code` without
+ * sending them, as AWS answers statements it throttles; the others run. Returns its remover.
+ */
+function failStatementsOnce(client: DynamoDBClient, positions: number[], code: string) {
+  const name = 'failStatementsOnce';
+  let armed = true;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!armed || context.commandName !== 'BatchExecuteStatementCommand') return next(args);
+      armed = false;
+      const input = args.input as BatchExecuteStatementCommandInput;
+      const sent = input.Statements?.filter((_, i) => !positions.includes(i));
+      const result = await next({ ...args, input: { ...input, Statements: sent } });
+      const output = result.output as BatchExecuteStatementCommandOutput;
+      const answers = [...(output.Responses ?? [])];
+      const Responses = input.Statements?.map((_, i) =>
+        positions.includes(i) ? { Error: { Code: code, Message: 'injected' } } : answers.shift(),
+      );
+      return { ...result, output: { ...output, Responses } };
+    },
+    { step: 'initialize', name },
+  );
+  return () => client.middlewareStack.remove(name);
 }
 
 // The same tests against the default local DynamoDB (dynalite) and AWS's DynamoDB Local: an
@@ -260,7 +291,9 @@ describeEachDynamoTarget((target) => {
     };
     const [n1] = await repo.nodes.list('shard-001');
     const failed = nextNodeState(n1!, { ok: false, error: 'unreachable' }, now, policy)!;
-    await expect(repo.nodes.recordAttempt(n1!, failed)).resolves.toBe(true);
+    await expect(repo.nodes.recordAttempts([{ node: n1!, transition: failed }])).resolves.toEqual([
+      true,
+    ]);
     expect((await repo.nodes.list('shard-001'))[0]).toMatchObject({
       status: 'error',
       workPk: 'node#error',
@@ -273,6 +306,120 @@ describeEachDynamoTarget((target) => {
       { shardId: 'shard-001', nodeId: 'n1', nextAttemptAt: '2026-11-22T10:01:00.000Z' },
     ]);
     // The same version read twice: the second write is refused (someone else's word is newer).
-    await expect(repo.nodes.recordAttempt(n1!, failed)).resolves.toBe(false);
+    await expect(repo.nodes.recordAttempts([{ node: n1!, transition: failed }])).resolves.toEqual([
+      false,
+    ]);
+  });
+  describe('recording convergence attempts', () => {
+    const shardOf = (count: number) => ({
+      shardId: 'shard-001',
+      role: 'database',
+      nodes: Array.from({ length: count }, (_, i) => ({
+        nodeId: `n${String(i + 1).padStart(2, '0')}`,
+        endpoint: `http://127.0.0.1:${9101 + i}`,
+      })),
+    });
+    const failed = (node: NodeRecord) =>
+      nextNodeState(node, { ok: false, error: 'down' }, now) as NodeTransition;
+    const synced = (node: NodeRecord, followUp?: string) =>
+      nextNodeState(node, { ok: true }, now, undefined, followUp) as NodeTransition;
+
+    it('writes up to 25 per request: written or superseded per node, work entries kept', async () => {
+      await repo.shards.recordTopology(shardOf(30));
+      const read = await repo.nodes.list('shard-001');
+      // Someone else's word on n02 after the convergence read it: n02 is superseded.
+      await repo.nodes.markPendingSync('shard-001', 'n02', 'push failed');
+      now = new Date(now.getTime() + 1_000);
+      calls.length = 0;
+      const results = await repo.nodes.recordAttempts(
+        read.map((node) => ({ node, transition: failed(node) })),
+      );
+      expect(results).toEqual(read.map((n) => n.nodeId !== 'n02'));
+      expect(calls).toEqual(['BatchExecuteStatement', 'BatchExecuteStatement']);
+      const afterFailure = await repo.nodes.list('shard-001');
+      expect(afterFailure[0]).toEqual({
+        ...read[0],
+        status: 'pending_sync',
+        consecutiveFailures: 1,
+        lastAttemptAt: now.toISOString(),
+        lastError: 'down',
+        workPk: 'node#pending_sync',
+        workSk: `${now.toISOString()}#shard-001#n01`,
+        version: 2,
+        updatedAt: now.toISOString(),
+      });
+      expect(afterFailure[1]).toMatchObject({ lastError: 'push failed', version: 2 });
+
+      // Back in sync: off the work index, lastError removed; n03 keeps an orphan for later.
+      now = new Date(now.getTime() + 1_000);
+      const orphans = { stores: { 'ws-9': now.toISOString() } };
+      const followUp = new Date(now.getTime() + 60_000).toISOString();
+      const again = await repo.nodes.recordAttempts(
+        afterFailure.map((node) =>
+          node.nodeId === 'n03'
+            ? { node, transition: synced(node, followUp), orphans }
+            : { node, transition: synced(node) },
+        ),
+      );
+      expect(again.every(Boolean)).toBe(true);
+      const [n01, n02, n03] = await repo.nodes.list('shard-001');
+      expect(n01).toEqual({
+        ...read[0],
+        status: 'active',
+        consecutiveFailures: 0,
+        lastAttemptAt: now.toISOString(),
+        lastSyncAt: now.toISOString(),
+        version: 3,
+        updatedAt: now.toISOString(),
+      });
+      expect(n02).toMatchObject({ status: 'active', version: 3 });
+      expect(n02).not.toHaveProperty('lastError');
+      expect(n03).toMatchObject({
+        orphans,
+        followUpAt: followUp,
+        workPk: 'node#follow_up',
+        workSk: `${followUp}#shard-001#n03`,
+      });
+      await expect(repo.nodes.listNeedingWork('follow_up', new Date(followUp))).resolves.toEqual([
+        { shardId: 'shard-001', nodeId: 'n03' },
+      ]);
+    });
+
+    it('sends statements throttled on their own again, so each is written once', async () => {
+      await repo.shards.recordTopology(shardOf(3));
+      const read = await repo.nodes.list('shard-001');
+      const remove = failStatementsOnce(client, [0, 2], 'ProvisionedThroughputExceeded');
+      try {
+        calls.length = 0;
+        await expect(
+          repo.nodes.recordAttempts(read.map((node) => ({ node, transition: failed(node) }))),
+        ).resolves.toEqual([true, true, true]);
+      } finally {
+        remove();
+      }
+      expect(calls).toEqual(['BatchExecuteStatement', 'BatchExecuteStatement']);
+      const nodes = await repo.nodes.list('shard-001');
+      expect(nodes.map((n) => [n.status, n.version])).toEqual(read.map(() => ['pending_sync', 2]));
+    });
+
+    it('rejects when a statement fails for any other reason', async () => {
+      await repo.shards.recordTopology(shardOf(3));
+      const read = await repo.nodes.list('shard-001');
+      const remove = failStatementsOnce(client, [1], 'AccessDenied');
+      try {
+        calls.length = 0;
+        await expect(
+          repo.nodes.recordAttempts(read.map((node) => ({ node, transition: failed(node) }))),
+        ).rejects.toThrow('update of SHARD#shard-001 / NODE#n02 failed: AccessDenied: injected');
+      } finally {
+        remove();
+      }
+      expect(calls).toEqual(['BatchExecuteStatement']);
+    });
+
+    it('sends nothing for no attempts', async () => {
+      await expect(repo.nodes.recordAttempts([])).resolves.toEqual([]);
+      expect(calls).toEqual([]);
+    });
   });
 });
