@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/support/slow-first-sequencer.ts';
 
 /**
  * `*.long.test.ts` are drills that last minutes by definition (a 150 s dependency outage):
@@ -16,6 +17,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         extends: true,
