@@ -1,5 +1,7 @@
 // What a command module needs: the action contract, results with an exit code, and argument
-// parsers whose errors are usage errors.
+// parsers whose errors are usage errors. Command modules register without loading the AWS SDK
+// or the data layer (help, version and usage errors stay cheap): an action imports the
+// operations it runs (`await import('../dlq.ts')`) when it runs.
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Target } from './target.ts';
 
@@ -27,8 +29,11 @@ export interface Context {
   options: Record<string, unknown>;
   /** This command's arguments, parsed (a variadic one is an array). */
   args: unknown[];
-  /** The stage or local stack the global options point at (created on first use). */
-  target(): Target;
+  /**
+   * The stage or local stack the global options point at, created on first use: that loads the
+   * AWS SDK, so an action calls it after its own usage checks.
+   */
+  target(): Promise<Target>;
   /** A line for people, on stderr (stdout is for the result). */
   notice(line: string): void;
   /** A progress line, rewritten in place on a terminal; nothing when stderr is not one. */

@@ -21,9 +21,10 @@ import {
   type QueueName,
   SCHEDULE_DLQ,
 } from '../../shared/contracts/names.ts';
+import { DEFAULT_MAX_REPLAYS, DLQS } from './dlqs.ts';
 import type { Target } from './target.ts';
 
-export const DLQS = [...QUEUES.map(dlqName), SCHEDULE_DLQ] as const;
+export { DEFAULT_MAX_REPLAYS, DLQS };
 
 /** The queue whose messages a DLQ holds; the schedule's DLQ has none to replay into. */
 export function sourceOf(dlq: string): QueueName {
@@ -40,7 +41,6 @@ export function sourceOf(dlq: string): QueueName {
 
 /** Counted on every replay: a message replayed this often and failing again is left alone. */
 export const REPLAY_COUNT_ATTRIBUTE = 'replayCount';
-export const DEFAULT_MAX_REPLAYS = 3;
 
 /** A queue's depth from its SQS attributes (approximate, as SQS says). */
 export async function queueDepth(target: Target, name: string) {

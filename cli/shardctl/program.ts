@@ -5,7 +5,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { type Cli, type Context, EXIT, type GlobalOptions, Outcome } from './command.ts';
 import { COMMAND_GROUPS } from './commands/index.ts';
 import { renderTable } from './render.ts';
-import { createTarget, type Target } from './target.ts';
+import type { Target } from './target.ts';
 
 function buildProgram(state: { target?: Target; exitCode: number; format?: string }) {
   const program = new Command('shardctl')
@@ -44,10 +44,14 @@ function buildProgram(state: { target?: Target; exitCode: number; format?: strin
         const context: Context = {
           options: self.opts(),
           args: self.processedArgs,
-          target: () => {
+          target: async () => {
             if (!global.local && !global.stage && !process.env.STAGE)
               usageError('say which stage: --stage <name>, STAGE=<name>, or --local');
-            state.target ??= createTarget(global);
+            if (!state.target) {
+              // The SDK clients: loaded by the first action that needs them, never for help.
+              const { createTarget } = await import('./target.ts');
+              state.target ??= createTarget(global);
+            }
             return state.target;
           },
           notice: (line) => process.stderr.write(`${line}\n`),

@@ -1,16 +1,7 @@
 // `shardctl dlq ...`: look into dead-letter queues, send their messages back, or purge them.
 import { Argument, type Command } from 'commander';
 import { type CommandGroup, isoTime, positiveInt } from '../command.ts';
-import {
-  cancelRedrive,
-  DEFAULT_MAX_REPLAYS,
-  DLQS,
-  listDlqs,
-  purgeDlq,
-  redriveTasks,
-  replay,
-  startRedrive,
-} from '../dlq.ts';
+import { DEFAULT_MAX_REPLAYS, DLQS } from '../dlqs.ts';
 
 const dlqArgument = () => new Argument('<dlq>', 'the DLQ').choices(DLQS);
 
@@ -21,14 +12,20 @@ export const dlqCommands: CommandGroup = (program, cli) => {
   const sub = (name: string, description: string): Command =>
     dlq.command(name).description(description);
 
-  cli.action(sub('list', 'depth of every DLQ'), async ({ target }) => listDlqs(target()));
+  cli.action(sub('list', 'depth of every DLQ'), async ({ target }) => {
+    const t = await target();
+    const { listDlqs } = await import('../dlq.ts');
+    return listDlqs(t);
+  });
 
   cli.action(
     sub('peek', 'show messages and their failureReason (nothing moves)')
       .addArgument(dlqArgument())
       .option('--limit <n>', 'at most this many messages', positiveInt, 10),
     async ({ target, args, options }) => {
-      const { letters } = await replay(target(), args[0] as string, {
+      const t = await target();
+      const { replay } = await import('../dlq.ts');
+      const { letters } = await replay(t, args[0] as string, {
         dryRun: true,
         limit: options.limit as number,
       });
@@ -40,19 +37,29 @@ export const dlqCommands: CommandGroup = (program, cli) => {
     sub('redrive', 'move the whole DLQ back to its queue (SQS StartMessageMoveTask)')
       .addArgument(dlqArgument())
       .option('--rate <n>', 'messages per second', positiveInt),
-    async ({ target, args, options }) => ({
-      taskHandle: await startRedrive(target(), args[0] as string, options.rate as number),
-    }),
+    async ({ target, args, options }) => {
+      const t = await target();
+      const { startRedrive } = await import('../dlq.ts');
+      return { taskHandle: await startRedrive(t, args[0] as string, options.rate as number) };
+    },
   );
 
   cli.action(
     sub('redrive-status', 'recent redrive tasks and their progress').addArgument(dlqArgument()),
-    async ({ target, args }) => redriveTasks(target(), args[0] as string),
+    async ({ target, args }) => {
+      const t = await target();
+      const { redriveTasks } = await import('../dlq.ts');
+      return redriveTasks(t, args[0] as string);
+    },
   );
 
   cli.action(
     sub('redrive-cancel', 'cancel the running redrive task').addArgument(dlqArgument()),
-    async ({ target, args }) => ({ cancelled: await cancelRedrive(target(), args[0] as string) }),
+    async ({ target, args }) => {
+      const t = await target();
+      const { cancelRedrive } = await import('../dlq.ts');
+      return { cancelled: await cancelRedrive(t, args[0] as string) };
+    },
   );
 
   cli.action(
@@ -75,7 +82,9 @@ export const dlqCommands: CommandGroup = (program, cli) => {
       .option('--dry-run', 'list what would be replayed; nothing moves'),
     async ({ target, args, options, progress, notice }) => {
       const dryRun = options.dryRun === true;
-      const result = await replay(target(), args[0] as string, {
+      const t = await target();
+      const { replay } = await import('../dlq.ts');
+      const result = await replay(t, args[0] as string, {
         dryRun,
         limit: options.limit as number | undefined,
         maxReplays: options.maxReplays as number,
@@ -115,7 +124,9 @@ export const dlqCommands: CommandGroup = (program, cli) => {
       const name = args[0] as string;
       if (options.confirm !== true)
         usageError(`purge deletes every message of ${name} for good: add --confirm`);
-      return purgeDlq(target(), name);
+      const t = await target();
+      const { purgeDlq } = await import('../dlq.ts');
+      return purgeDlq(t, name);
     },
   );
 };

@@ -1,13 +1,6 @@
 // `shardctl reconcile ...`: the sweep's schedule, its kill switch, its last run, one run now.
 import { userInfo } from 'node:os';
 import type { CommandGroup } from '../command.ts';
-import {
-  lastSweep,
-  reconcileEnabled,
-  setReconcileEnabled,
-  setScheduleState,
-  sweepNow,
-} from '../operations.ts';
 
 export const reconcileCommands: CommandGroup = (program, cli) => {
   const reconcile = program
@@ -26,8 +19,10 @@ export const reconcileCommands: CommandGroup = (program, cli) => {
         `${name} the sweep's schedule (EventBridge Scheduler; the local stack has one too)`,
       ),
       async ({ target }) => {
-        await setScheduleState(target(), state);
-        return { schedule: target().scheduleName, state };
+        const t = await target();
+        const { setScheduleState } = await import('../operations.ts');
+        await setScheduleState(t, state);
+        return { schedule: t.scheduleName, state };
       },
     );
   }
@@ -38,19 +33,25 @@ export const reconcileCommands: CommandGroup = (program, cli) => {
     cli.action(
       sub(name, `the kill switch reconcile/enabled: a sweep that reads false exits at once`),
       async ({ target }) => {
-        await setReconcileEnabled(target(), enabled);
-        return { 'reconcile/enabled': await reconcileEnabled(target()) };
+        const t = await target();
+        const { reconcileEnabled, setReconcileEnabled } = await import('../operations.ts');
+        await setReconcileEnabled(t, enabled);
+        return { 'reconcile/enabled': await reconcileEnabled(t) };
       },
     );
   }
-  cli.action(sub('last', "the last sweep's summary"), async ({ target }) =>
-    lastSweep(target()).then((summary) => summary ?? null),
-  );
+  cli.action(sub('last', "the last sweep's summary"), async ({ target }) => {
+    const t = await target();
+    const { lastSweep } = await import('../operations.ts');
+    return (await lastSweep(t)) ?? null;
+  });
   cli.action(
     sub('now', 'run one sweep now and wait for it (Lambda Invoke of the sweep function)'),
     async ({ target, notice }) => {
-      notice(`running ${target().sweepFunctionName} ...`);
-      return sweepNow(target(), `shardctl:${userInfo().username}`);
+      const t = await target();
+      const { sweepNow } = await import('../operations.ts');
+      notice(`running ${t.sweepFunctionName} ...`);
+      return sweepNow(t, `shardctl:${userInfo().username}`);
     },
   );
 };

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { type CommandGroup, EXIT, Outcome, positiveInt } from '../command.ts';
-import { clearLease, requestConvergence, rotateSigningKeys, shardStatus } from '../operations.ts';
 
 export const shardCommands: CommandGroup = (program, cli) => {
   cli.action(
@@ -11,8 +10,10 @@ export const shardCommands: CommandGroup = (program, cli) => {
       .description('request a convergence of each shard (reason manual)')
       .argument('<shardId...>', 'one or more shard ids'),
     async ({ target, args }) => {
+      const t = await target();
+      const { requestConvergence } = await import('../operations.ts');
       const { sent, failed } = await requestConvergence(
-        target(),
+        t,
         args[0] as string[],
         `shardctl:${userInfo().username}`,
       );
@@ -22,7 +23,11 @@ export const shardCommands: CommandGroup = (program, cli) => {
 
   cli.action(
     program.command('shard').description('a shard and its nodes').argument('<shardId>'),
-    async ({ target, args }) => shardStatus(target(), args[0] as string),
+    async ({ target, args }) => {
+      const t = await target();
+      const { shardStatus } = await import('../operations.ts');
+      return shardStatus(t, args[0] as string);
+    },
   );
 
   const lease = program.command('lease').description('convergence leases');
@@ -32,7 +37,9 @@ export const shardCommands: CommandGroup = (program, cli) => {
       .description('drop a convergence lease (a stale one also expires by itself)')
       .argument('<shardId>'),
     async ({ target, args, notice }) => {
-      const cleared = await clearLease(target(), args[0] as string);
+      const t = await target();
+      const { clearLease } = await import('../operations.ts');
+      const cleared = await clearLease(t, args[0] as string);
       if (!cleared) notice(`no such shard: ${args[0]}`);
       return { shardId: args[0], cleared };
     },
@@ -50,7 +57,9 @@ export const shardCommands: CommandGroup = (program, cli) => {
       .option('--grace-hours <n>', 'how long the old key stays valid', positiveInt, 24),
     async ({ target, options }) => {
       const secretFile = options.secretFile as string | undefined;
-      return rotateSigningKeys(target(), {
+      const t = await target();
+      const { rotateSigningKeys } = await import('../operations.ts');
+      return rotateSigningKeys(t, {
         newKeyId: options.keyId as string,
         secret: secretFile ? readFileSync(secretFile, 'utf8').trim() : undefined,
         graceHours: options.graceHours as number,

@@ -1,7 +1,6 @@
 // `shardctl status`: the fleet at a glance.
 import type { CommandGroup } from '../command.ts';
 import { positiveInt } from '../command.ts';
-import { fleetStatus } from '../status.ts';
 
 export const statusCommand: CommandGroup = (program, cli) => {
   cli.action(
@@ -18,7 +17,9 @@ export const statusCommand: CommandGroup = (program, cli) => {
       ),
     async ({ target, options, notice }) => {
       const limit = options.limit as number;
-      const status = await fleetStatus(target(), { limit });
+      const t = await target();
+      const { fleetStatus } = await import('../status.ts');
+      const status = await fleetStatus(t, { limit });
       const lists = [
         status.shards.failed,
         status.nodes.joining,
