@@ -94,7 +94,8 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
   it(
     'brings every node to the desired state, then is a no-op',
     async () => {
-      const stores = Array.from({ length: 2000 }, (_, i) => `ws-${i}`);
+      // Just over 1,000: two store batches (the batching is what matters, not the bulk).
+      const stores = Array.from({ length: 1001 }, (_, i) => `ws-${i}`);
       const { run, store } = await shard(stores);
       await store.resources.putStore(
         'shard-001',
@@ -105,9 +106,9 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
       const before = fleet.nodes.map((n) => n.requests.length);
       await expect(run()).resolves.toMatchObject({ outcome: 'active', failures: [] });
       for (const [i, node] of fleet.nodes.entries()) {
-        expect(node.state.stores.size).toBe(2000);
+        expect(node.state.stores.size).toBe(1001);
         expect(node.state.schemas.size).toBe(2);
-        // health + 2 listings + 1 schema batch + 2 store batches of 1,000.
+        // health + 2 listings + 1 schema batch + 2 store batches (1,000 and 1).
         expect(node.requests.length - (before[i] ?? 0)).toBe(6);
       }
       expect(await store.shards.get('shard-001')).toMatchObject({ status: 'active' });
@@ -128,7 +129,7 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
   it(
     'gives a node that joined everything in 1 + ceil(resources / 1000) requests, then lists as usual',
     async () => {
-      const stores = Array.from({ length: 2500 }, (_, i) => `ws-${i}`);
+      const stores = Array.from({ length: 2001 }, (_, i) => `ws-${i}`);
       const { run, store } = await shard(stores);
       const joined = await fleet.addNode('shard-001');
       try {
@@ -142,9 +143,9 @@ describe('convergeShard (real stores, real node agents over HTTP)', () => {
           (await store.nodes.list('shard-001')).find((n) => n.nodeId === joined.nodeId)?.status,
         ).toBe('joining');
         await expect(run()).resolves.toMatchObject({ outcome: 'active' });
-        expect(joined.state.stores.size).toBe(2500);
+        expect(joined.state.stores.size).toBe(2001);
         expect(joined.state.schemas.size).toBe(2);
-        // health + 1 schema batch + 3 store batches: within ceil(2502 / 1000) + 3.
+        // health + 1 schema batch + 3 store batches: within ceil(2003 / 1000) + 3.
         expect(joined.requests.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
           'GET /v1/health',
           'POST /v1/schemas:apply',
