@@ -4,8 +4,10 @@
 // 1. a quiet sweep over 10,000 shards x 3 nodes: DynamoDB requests (SDK middleware) and time;
 // 2. a new node converged into a shard holding 10,000 stores + 1 schema: requests to it, time;
 // 3. a 50-node shard with 5 nodes down vs a 1-node shard, at the function's node parallelism
-//    and one node after another; and the same HTTP alone against bare servers (the floor);
-//    the function thread's CPU time per extra live node; a quiet re-convergence's requests.
+//    and one node after another; and the same HTTP alone against bare servers (the floor),
+//    its runs interleaved with the convergence's; the function thread's CPU time per extra
+//    live node; the CPU time of every thread during a run (function, nodes, DynamoDB, V8's
+//    helpers); a quiet re-convergence's requests.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LOCAL } from '../local/defaults.ts';
 import { startCitrus } from '../local/simulators/citrus.ts';
@@ -14,7 +16,7 @@ import { CitrusClient } from '../shared/adapters/citrus-client.ts';
 import { sendJson } from '../shared/adapters/http.ts';
 import { NodeAgentClient } from '../shared/adapters/node-agent-client.ts';
 import { MAX_APPLY_IDS } from '../shared/contracts/node-agent.ts';
-import { SigningKeys } from '../shared/contracts/signing.ts';
+import { SigningKeys, signRequest } from '../shared/contracts/signing.ts';
 import { CONVERGENCE_NODE_PARALLELISM, convergeShard } from '../shared/domain/convergence.ts';
 import { roleStrategies } from '../shared/domain/roles/registry.ts';
 import { Secret } from '../shared/domain/secret.ts';
@@ -25,7 +27,7 @@ import { createStateTable, localDynamoDb } from '../test/support/table.ts';
 import { type Benchmark, round, table } from './benchmark.ts';
 import { batchWrite as batchWriteItems, countRequests } from './support/dynamodb.ts';
 import { startBareNodes, startRemoteDynamoDb, startRemoteNodes } from './support/remote.ts';
-import { threadCpuMs } from './support/thread-cpu.ts';
+import { osThreadId, processThreadsCpuMs, threadCpuMs } from './support/thread-cpu.ts';
 
 export const TARGETS = {
   quietSweepRequests: 20,
@@ -80,14 +82,32 @@ export interface ReconcileResult {
     runsMs: number[];
     /** Median CPU time of the function's thread, ms. */
     busyMs: number;
+    /** Median CPU time of each thread during a run, ms. */
+    threadsCpuMs: ThreadsCpu;
   }>;
   fleetRatio: number;
+  /** Median 50-node convergence over median floor; the runs of the two are interleaved. */
   fleetVsFloor: number;
+  /** Median of run k's convergence over run k's floor (which ran just before it). */
+  fleetVsFloorPaired: number;
   busyPerExtraNodeMs: number;
   /** The converged 1-node shard converged again with nothing changed. */
   quietConvergence: { dynamoRequests: number; byOperation: Record<string, number> };
   /** The fleet case's HTTP pattern alone, against bare servers: what this machine allows. */
-  httpFloor: { oneNodeMs: number; fleetMs: number; ratio: number };
+  httpFloor: {
+    oneNodeMs: number;
+    fleetMs: number;
+    ratio: number;
+    oneNodeRunsMs: number[];
+    fleetRunsMs: number[];
+    threadsCpuMs: ThreadsCpu;
+  };
+  /**
+   * Informative, not the target's floor: the same requests signed, against the node agent
+   * simulators (their signature checks, validation and state included), 50 nodes, 5 down.
+   */
+  signedFloor: { fleetMs: number; runsMs: number[]; threadsCpuMs: ThreadsCpu };
+  fleetVsSignedFloor: number;
 }
 
 /** A state table, its stores, and a counter of the requests sent to it. */
@@ -96,6 +116,8 @@ export interface BenchTable {
   table: string;
   stores: TableStores;
   counter: ReturnType<typeof countRequests>;
+  /** OS id of the emulator's thread (processThreadsCpuMs); undefined on BENCH_DYNAMODB_URL. */
+  dynamoTid?: number;
 }
 
 /**
@@ -107,14 +129,20 @@ export interface BenchTable {
 export async function withStateTable<T>(fn: (db: BenchTable) => Promise<T>): Promise<T> {
   const external = process.env.BENCH_DYNAMODB_URL;
   const dynamo = external
-    ? { url: external, stop: async () => undefined }
+    ? { url: external, tid: undefined, stop: async () => undefined }
     : await startRemoteDynamoDb();
   const client = localDynamoDb(dynamo.url);
   const table = `${TABLE_PREFIX}-${++tables}`;
   try {
     await createStateTable(client, table);
     const stores = createStores({ tableName: table, client });
-    return await fn({ client, table, stores, counter: countRequests(client) });
+    return await fn({
+      client,
+      table,
+      stores,
+      counter: countRequests(client),
+      dynamoTid: dynamo.tid,
+    });
   } finally {
     client.destroy();
     await dynamo.stop();
@@ -302,131 +330,250 @@ export async function newNode(db: BenchTable, storeCount = BIG_SHARD_STORES) {
   }
 }
 
-async function fleet(db: BenchTable) {
+/** CPU time, ms, of the threads a measured run kept busy (medians over the runs). */
+export interface ThreadsCpu {
+  /** The caller's thread: the function's code, or the floor's bare HTTP client. */
+  caller: number;
+  /** The thread of the simulated (or bare) nodes. */
+  nodes: number;
+  /** The DynamoDB emulator's thread; absent where the run does not use it. */
+  dynamodb?: number;
+  /** Every other thread of the process: V8's GC and compiler helpers, libuv's pool. */
+  other: number;
+}
+
+/** Wall time of one measured run and the CPU time each thread spent meanwhile. */
+interface Measured {
+  ms: number;
+  cpu: ThreadsCpu;
+}
+
+const MAIN_THREAD = osThreadId();
+
+/**
+ * Runs `work` and measures it: wall time, and CPU time per thread from two snapshots of all of
+ * the process's threads (the snapshots are taken outside the timed span).
+ */
+async function measured(
+  threads: { nodes?: number; dynamodb?: number },
+  work: () => Promise<unknown>,
+): Promise<Measured> {
+  const before = processThreadsCpuMs();
+  const started = performance.now();
+  await work();
+  const ms = performance.now() - started;
+  const after = processThreadsCpuMs();
+  const spent = (tid: number | undefined) =>
+    tid === undefined ? Number.NaN : (after.get(tid) ?? Number.NaN) - (before.get(tid) ?? 0);
+  let total = 0;
+  for (const [tid, cpu] of after) total += cpu - (before.get(tid) ?? 0);
+  const caller = spent(MAIN_THREAD);
+  const nodes = spent(threads.nodes);
+  const dynamodb = threads.dynamodb === undefined ? undefined : spent(threads.dynamodb);
+  const other = total - caller - (nodes || 0) - (dynamodb || 0);
+  return { ms, cpu: { caller, nodes, ...(dynamodb === undefined ? {} : { dynamodb }), other } };
+}
+
+const medianThreads = (runs: ThreadsCpu[]): ThreadsCpu => {
+  const of = (pick: (t: ThreadsCpu) => number | undefined) => {
+    const values = runs.map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  const dynamodb = of((t) => t.dynamodb);
+  return {
+    caller: of((t) => t.caller) ?? Number.NaN,
+    nodes: of((t) => t.nodes) ?? Number.NaN,
+    ...(dynamodb === undefined ? {} : { dynamodb }),
+    other: of((t) => t.other) ?? Number.NaN,
+  };
+};
+
+interface FleetCase {
+  case: string;
+  nodes: number;
+  offline: number;
+  nodeParallelism: number;
+}
+
+const FLEET_CASES = {
+  one: { case: '1 node', nodes: 1, offline: 0, nodeParallelism: CONVERGENCE_NODE_PARALLELISM },
+  many: {
+    case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down`,
+    nodes: FLEET_NODES,
+    offline: FLEET_OFFLINE,
+    nodeParallelism: CONVERGENCE_NODE_PARALLELISM,
+  },
+  sequential: {
+    case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down, one after another`,
+    nodes: FLEET_NODES,
+    offline: FLEET_OFFLINE,
+    nodeParallelism: 1,
+  },
+} satisfies Record<string, FleetCase>;
+
+/** Node specs of a case: the first `offline` are down, the others answer after the latency. */
+const nodeSpecs = (prefix: string, c: { nodes: number; offline: number }) =>
+  Array.from({ length: c.nodes }, (_, i) => ({
+    nodeId: `${prefix}-node-${i + 1}`,
+    faults: i < c.offline ? { down: true } : { latencyMs: NODE_LATENCY_MS },
+  }));
+
+/**
+ * The parallel convergences and the HTTP floor they are read against, interleaved: run k of
+ * the floor, then run k of the convergence, for 1 node and then 50, FLEET_RUNS times. Load
+ * from the rest of the shared machine then lands on both rather than on whichever ran during
+ * it. Each run gets servers started for it; the one-after-another case (no floor) follows.
+ */
+async function fleetAndFloor(db: BenchTable) {
   const { stores, counter } = db;
+  // Workers are stopped at the end: one torn down between runs would still be freeing its
+  // heap, on the same 2 cores, during the next measured run.
+  const workers: Array<{ stop(): Promise<void> }> = [];
   // The nodes run on their own thread, as they run on their own machines in production; on
   // the function's thread their request handling would be counted as convergence time.
-  const seedShard = async (shardId: string, nodes: number, offline: number) => {
-    const remote = await startRemoteNodes(
-      Array.from({ length: nodes }, (_, i) => ({
-        nodeId: `${shardId}-node-${i + 1}`,
-        faults: i < offline ? { down: true } : { latencyMs: NODE_LATENCY_MS },
-      })),
-      SIGNING,
-    );
-    const started = remote.nodes;
-    const items: Array<Record<string, unknown>> = [
+  const convergeRun = async (c: FleetCase, shardId: string) => {
+    const remote = await startRemoteNodes(nodeSpecs(shardId, c), SIGNING);
+    workers.push(remote);
+    await batchWrite(db, [
       shardItem(shardId),
       schemaItem(shardId, `biz-${shardId}`, 'loc-1'),
-      ...started.map((n) => nodeItem(shardId, n.nodeId, n.url)),
+      ...remote.nodes.map((n) => nodeItem(shardId, n.nodeId, n.url)),
       ...Array.from({ length: FLEET_STORES }, (_, i) => storeItem(shardId, `ws-${shardId}-${i}`)),
-    ];
-    await batchWrite(db, items);
-    return remote;
+    ]);
+    // Every node starts empty: each run pushes the whole shard to every reachable node.
+    let busyMs = 0;
+    const run = await measured({ nodes: remote.tid, dynamodb: db.dynamoTid }, async () => {
+      busyMs = (await converge(stores, shardId, c.nodeParallelism)).busyMs;
+    });
+    return { ...run, busyMs };
   };
-  const cases = [
-    { case: '1 node', nodes: 1, offline: 0, nodeParallelism: CONVERGENCE_NODE_PARALLELISM },
-    {
-      case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down`,
-      nodes: FLEET_NODES,
-      offline: FLEET_OFFLINE,
-      nodeParallelism: CONVERGENCE_NODE_PARALLELISM,
-    },
-    {
-      case: `${FLEET_NODES} nodes, ${FLEET_OFFLINE} down, one after another`,
-      nodes: FLEET_NODES,
-      offline: FLEET_OFFLINE,
-      nodeParallelism: 1,
-    },
-  ];
-  // Node workers are stopped at the end: one torn down between runs would still be freeing its
-  // heap, on the same 2 cores, during the next measured run.
-  const nodeWorkers: Array<{ stop(): Promise<void> }> = [];
+  const floorRun = async (c: FleetCase, signed: boolean) => {
+    if (signed) {
+      const remote = await startRemoteNodes(nodeSpecs(`floor-${workers.length}`, c), SIGNING);
+      workers.push(remote);
+      const urls = remote.nodes.map((n) => n.url);
+      return measured({ nodes: remote.tid }, () => Promise.all(urls.map(floorExchanges(true))));
+    }
+    const bare = await startBareNodes(
+      Array.from({ length: c.nodes }, (_, i) => ({ down: i < c.offline })),
+      NODE_LATENCY_MS,
+    );
+    workers.push(bare);
+    return measured({ nodes: bare.tid }, () => Promise.all(bare.urls.map(floorExchanges(false))));
+  };
+  type Runs = Array<Measured & { busyMs: number }>;
+  const fleetRuns = { one: [] as Runs, many: [] as Runs, sequential: [] as Runs };
+  const floorRuns = { one: [] as Measured[], many: [] as Measured[], signed: [] as Measured[] };
+  let quiet = { dynamoRequests: 0, byOperation: {} as Record<string, number> };
   try {
-    const rows = [];
-    let quiet = { dynamoRequests: 0, byOperation: {} as Record<string, number> };
-    for (const [i, c] of cases.entries()) {
-      const runs: number[] = [];
-      const busy: number[] = [];
-      for (let run = 0; run < FLEET_RUNS; run++) {
-        const shardId = `fleet-${i}-${run}`;
-        const nodes = await seedShard(shardId, c.nodes, c.offline);
-        nodeWorkers.push(nodes);
-        // Every node starts empty: each run pushes the whole shard to every reachable node.
-        const converged = await converge(stores, shardId, c.nodeParallelism);
-        runs.push(converged.ms);
-        busy.push(converged.busyMs);
-        if (i === 0 && run === 0) {
+    for (let run = 0; run < FLEET_RUNS; run++) {
+      for (const size of ['one', 'many'] as const) {
+        const c = FLEET_CASES[size];
+        floorRuns[size].push(await floorRun(c, false));
+        if (size === 'many') floorRuns.signed.push(await floorRun(c, true));
+        const shardId = `fleet-${size === 'one' ? 0 : 1}-${run}`;
+        fleetRuns[size].push(await convergeRun(c, shardId));
+        if (size === 'one' && run === 0) {
           // The converged shard converged again, nothing changed: no node record is written.
           counter.reset();
           await converge(stores, shardId, c.nodeParallelism);
           quiet = { dynamoRequests: counter.total(), byOperation: counter.byOperation() };
         }
       }
-      rows.push({
-        ...c,
-        ms: median(runs),
-        runsMs: runs.map((r) => round(r)),
-        busyMs: median(busy),
-      });
     }
-    return { rows, quiet };
-  } finally {
-    await Promise.all(nodeWorkers.map((w) => w.stop()));
-  }
-}
-
-const median = (values: number[]) =>
-  round([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
-
-/**
- * The same requests a convergence sends each node (health; both listings; both applies, the
- * stores one carrying FLEET_STORES ids), from the same HTTP layer, to servers that do nothing
- * but answer after NODE_LATENCY_MS. No DynamoDB, signatures or validation: the time 45 nodes'
- * worth of HTTP takes on this machine's 2 cores, against which the fleet ratio can be read.
- */
-async function httpFloor() {
-  const applyBody = JSON.stringify({
-    ensure: Array.from({ length: FLEET_STORES }, (_, i) => `ws-fleet-0-0-${i}`),
-    remove: [],
-  });
-  const call = (url: string, path: string, body?: string) =>
-    sendJson({ method: body ? 'POST' : 'GET', url: `${url}${path}`, body, timeoutMs: 3_000 });
-  const convergeBare = async (url: string) => {
-    try {
-      await call(url, '/v1/health');
-    } catch {
-      return; // unreachable: skipped, as convergence skips it
-    }
-    await Promise.all([call(url, '/v1/schemas'), call(url, '/v1/stores')]);
-    await Promise.all([
-      call(url, '/v1/schemas:apply', '{"ensure":[],"remove":[]}'),
-      call(url, '/v1/stores:apply', applyBody),
-    ]);
-  };
-  const workers: Array<{ stop(): Promise<void> }> = []; // stopped at the end, as in fleet()
-  const medianMs = async (nodes: number, offline: number) => {
-    const runs: number[] = [];
     for (let run = 0; run < FLEET_RUNS; run++) {
-      const bare = await startBareNodes(
-        Array.from({ length: nodes }, (_, i) => ({ down: i < offline })),
-        NODE_LATENCY_MS,
-      );
-      workers.push(bare);
-      const started = performance.now();
-      await Promise.all(bare.urls.map(convergeBare));
-      runs.push(performance.now() - started);
+      fleetRuns.sequential.push(await convergeRun(FLEET_CASES.sequential, `fleet-2-${run}`));
     }
-    return median(runs);
-  };
-  try {
-    const oneNodeMs = await medianMs(1, 0);
-    const fleetMs = await medianMs(FLEET_NODES, FLEET_OFFLINE);
-    return { oneNodeMs, fleetMs, ratio: round(fleetMs / oneNodeMs, 2) };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
+  const rows = (['one', 'many', 'sequential'] as const).map((size) => {
+    const runs = fleetRuns[size];
+    return {
+      ...FLEET_CASES[size],
+      ms: median(runs.map((r) => r.ms)),
+      runsMs: runs.map((r) => round(r.ms)),
+      busyMs: median(runs.map((r) => r.busyMs)),
+      threadsCpuMs: roundThreads(medianThreads(runs.map((r) => r.cpu))),
+    };
+  });
+  const floorOf = (runs: Measured[]) => ({
+    ms: median(runs.map((r) => r.ms)),
+    runsMs: runs.map((r) => round(r.ms)),
+    threadsCpuMs: roundThreads(medianThreads(runs.map((r) => r.cpu))),
+  });
+  const one = floorOf(floorRuns.one);
+  const many = floorOf(floorRuns.many);
+  const httpFloor = {
+    oneNodeMs: one.ms,
+    fleetMs: many.ms,
+    ratio: round(many.ms / one.ms, 2),
+    oneNodeRunsMs: one.runsMs,
+    fleetRunsMs: many.runsMs,
+    threadsCpuMs: many.threadsCpuMs,
+  };
+  const signed = floorOf(floorRuns.signed);
+  // Run k of the fleet over run k of the floor, which ran just before it.
+  const paired = fleetRuns.many.map((r, i) => r.ms / (floorRuns.many[i] as Measured).ms);
+  return {
+    rows,
+    quiet,
+    httpFloor,
+    signedFloor: { fleetMs: signed.ms, runsMs: signed.runsMs, threadsCpuMs: signed.threadsCpuMs },
+    fleetVsFloorPaired: round(median(paired), 2),
+  };
 }
+
+const roundThreads = (t: ThreadsCpu): ThreadsCpu => ({
+  caller: round(t.caller),
+  nodes: round(t.nodes),
+  ...(t.dynamodb === undefined ? {} : { dynamodb: round(t.dynamodb) }),
+  other: round(t.other),
+});
+
+function median(values: number[]): number {
+  return round([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
+}
+
+const FLOOR_APPLY_BODY = JSON.stringify({
+  ensure: Array.from({ length: FLEET_STORES }, (_, i) => `ws-fleet-0-0-${i}`),
+  remove: [],
+});
+const FLOOR_SCHEMA_BODY = JSON.stringify({
+  ensure: [{ businessId: 'biz-floor', locationId: 'loc-1', businessType: 'restaurant' }],
+  remove: [],
+});
+
+/**
+ * The floor: the same requests a convergence sends each node (health; both listings; both
+ * applies, the stores one carrying FLEET_STORES ids), from the same HTTP layer, to servers that
+ * do nothing but answer after NODE_LATENCY_MS. No DynamoDB, signatures or validation: the time
+ * 45 nodes' worth of HTTP takes on this machine's 2 cores, against which the fleet ratio is
+ * read. `signed` (informative, not the target's floor): the same requests signed, to the node
+ * agent simulators the convergence talks to, still without DynamoDB or any client-side work.
+ */
+const floorExchanges = (signed: boolean) => async (url: string) => {
+  const call = (path: string, body?: string) => {
+    const method = body ? 'POST' : 'GET';
+    const headers = signed
+      ? {
+          ...signRequest(SIGNING.current, method, path, body ?? ''),
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        }
+      : undefined;
+    return sendJson({ method, url: `${url}${path}`, headers, body, timeoutMs: 3_000 });
+  };
+  try {
+    await call('/v1/health');
+  } catch {
+    return; // unreachable: skipped, as convergence skips it
+  }
+  await Promise.all([call('/v1/schemas'), call('/v1/stores')]);
+  await Promise.all([
+    call('/v1/schemas:apply', signed ? FLOOR_SCHEMA_BODY : '{"ensure":[],"remove":[]}'),
+    call('/v1/stores:apply', FLOOR_APPLY_BODY),
+  ]);
+};
 
 export const reconcile: Benchmark<ReconcileResult> = {
   name: 'reconcile',
@@ -435,18 +582,21 @@ export const reconcile: Benchmark<ReconcileResult> = {
     withStateTable(async (db) => {
       const quiet = await quietSweep(db);
       const node = await newNode(db);
-      const { rows: fleetRows, quiet: quietConvergence } = await fleet(db);
-      const floor = await httpFloor();
-      const [one, many] = [fleetRows[0]!, fleetRows[1]!];
+      const fleetRun = await fleetAndFloor(db);
+      const [one, many] = [fleetRun.rows[0]!, fleetRun.rows[1]!];
+      const floor = fleetRun.httpFloor;
       return {
         quietSweep: quiet,
         newNode: node,
-        fleet: fleetRows,
+        fleet: fleetRun.rows,
         fleetRatio: round(many.ms / one.ms, 2),
         fleetVsFloor: round(many.ms / floor.fleetMs, 2),
+        fleetVsFloorPaired: fleetRun.fleetVsFloorPaired,
         busyPerExtraNodeMs: round((many.busyMs - one.busyMs) / (many.nodes - many.offline - 1), 2),
-        quietConvergence,
+        quietConvergence: fleetRun.quiet,
         httpFloor: floor,
+        signedFloor: fleetRun.signedFloor,
+        fleetVsSignedFloor: round(many.ms / fleetRun.signedFloor.fleetMs, 2),
       };
     }),
   format(r) {
@@ -484,6 +634,12 @@ export const reconcile: Benchmark<ReconcileResult> = {
             r.httpFloor.ratio,
             '',
           ],
+          ['50 nodes (5 down) / HTTP alone, run by run (median)', r.fleetVsFloorPaired, ''],
+          [
+            `informative: 50 nodes (5 down) / signed HTTP alone to the node simulators (${r.signedFloor.fleetMs} ms)`,
+            r.fleetVsSignedFloor,
+            '',
+          ],
         ],
       ),
       '',
@@ -491,6 +647,32 @@ export const reconcile: Benchmark<ReconcileResult> = {
         ['convergence', 'nodes', 'down', 'parallelism', 'ms', 'CPU ms'],
         r.fleet.map((f) => [f.case, f.nodes, f.offline, f.nodeParallelism, f.ms, round(f.busyMs)]),
       ),
+      '',
+      // Where a run's wall time goes: on 2 shared cores, the threads' CPU adds up.
+      table(
+        ['CPU ms per run (medians)', 'wall ms', 'caller', 'nodes', 'DynamoDB', 'other', 'sum'],
+        (
+          [
+            ...r.fleet.map((f) => [`convergence, ${f.case}`, f.ms, f.threadsCpuMs]),
+            ['HTTP alone, bare servers, 50 nodes', r.httpFloor.fleetMs, r.httpFloor.threadsCpuMs],
+            [
+              'informative: signed HTTP alone, node simulators, 50 nodes',
+              r.signedFloor.fleetMs,
+              r.signedFloor.threadsCpuMs,
+            ],
+          ] as Array<[string, number, ThreadsCpu]>
+        ).map(([name, ms, t]) => [
+          name,
+          ms,
+          t.caller,
+          t.nodes,
+          t.dynamodb ?? '',
+          t.other,
+          round(t.caller + t.nodes + (t.dynamodb ?? 0) + t.other),
+        ]),
+      ),
+      "caller: the function (or the floor's client); nodes: the simulators' or bare servers' thread;",
+      'other: V8 and libuv helper threads of the process.',
       '',
       `quiet sweep DynamoDB requests by operation: ${JSON.stringify(r.quietSweep.byOperation)}`,
       `new node requests: ${JSON.stringify(r.newNode.byRequest)}`,

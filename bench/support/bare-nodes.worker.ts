@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
+import { osThreadId } from './thread-cpu.ts';
 
 const { nodes, latencyMs } = workerData as {
   nodes: Array<{ down: boolean }>;
@@ -29,6 +30,7 @@ const servers: Server[] = await Promise.all(
 );
 parentPort?.postMessage({
   urls: servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`),
+  tid: osThreadId(),
 });
 parentPort?.on('message', () => {
   for (const s of servers) {

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Faults } from '../../local/simulators/faults.ts';
 import { startNodeAgent } from '../../local/simulators/node-agent.ts';
 import type { SigningKeys } from '../../shared/contracts/signing.ts';
+import { osThreadId } from './thread-cpu.ts';
 
 interface Spec {
   nodeId: string;
@@ -14,7 +15,10 @@ const { specs, signingKeys } = workerData as { specs: Spec[]; signingKeys: Signi
 const agents = await Promise.all(
   specs.map((s) => startNodeAgent({ nodeId: s.nodeId, signingKeys, faults: s.faults })),
 );
-parentPort?.postMessage({ urls: agents.map((a) => ({ nodeId: a.nodeId, url: a.url })) });
+parentPort?.postMessage({
+  urls: agents.map((a) => ({ nodeId: a.nodeId, url: a.url })),
+  tid: osThreadId(),
+});
 parentPort?.on('message', async () => {
   await Promise.all(agents.map((a) => a.stop()));
   parentPort?.postMessage({ stopped: true });

@@ -134,10 +134,11 @@ export class NodeAgentClient {
       url.pathname + url.search,
       text,
     );
+    if (text) signed['content-type'] = 'application/json';
     const request = {
       method,
-      url: url.toString(),
-      headers: { ...signed, ...(text ? { 'content-type': 'application/json' } : {}) },
+      url, // parsed once: http.ts uses it as it is
+      headers: signed,
       body: text || undefined,
       timeoutMs,
     };

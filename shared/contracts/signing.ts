@@ -24,8 +24,12 @@ export const SIGNATURE_HEADERS = {
   signature: 'x-signature',
 } as const;
 
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+/** Most requests (GETs, DELETEs) have no body: its hash is computed once. */
+const EMPTY_BODY_HASH = sha256Hex('');
+
 function canonical(timestamp: string, method: string, pathWithQuery: string, body: string) {
-  const bodyHash = createHash('sha256').update(body).digest('hex');
+  const bodyHash = body === '' ? EMPTY_BODY_HASH : sha256Hex(body);
   return `${timestamp}\n${method.toUpperCase()}\n${pathWithQuery}\n${bodyHash}`;
 }
 

@@ -42,17 +42,16 @@ export function planKind<Spec>(input: {
 export function applyBatches<Spec>(
   plan: { ensure: Spec[]; remove: string[] },
   max = MAX_APPLY_IDS,
-) {
-  const items: Array<{ ensure?: Spec; remove?: string }> = [
-    ...plan.remove.map((remove) => ({ remove })),
-    ...plan.ensure.map((ensure) => ({ ensure })),
-  ];
+): Array<{ ensure: Spec[]; remove: string[] }> {
+  const { ensure, remove } = plan;
+  const removals = remove.length;
   const batches: Array<{ ensure: Spec[]; remove: string[] }> = [];
-  for (let i = 0; i < items.length; i += max) {
-    const slice = items.slice(i, i + max);
+  // Positions in the removals-then-ensures sequence, sliced out of the two lists directly.
+  for (let start = 0; start < removals + ensure.length; start += max) {
+    const end = start + max;
     batches.push({
-      ensure: slice.flatMap((s) => (s.ensure === undefined ? [] : [s.ensure])),
-      remove: slice.flatMap((s) => (s.remove === undefined ? [] : [s.remove])),
+      ensure: ensure.slice(Math.max(0, start - removals), Math.max(0, end - removals)),
+      remove: remove.slice(Math.min(start, removals), Math.min(end, removals)),
     });
   }
   return batches;

@@ -61,6 +61,19 @@ describe('applyBatches', () => {
     expect(batches.flatMap((b) => b.ensure)).toEqual(ensure);
   });
 
+  it('fills each request in order, removals running over into the ensures', () => {
+    const batches = applyBatches(
+      { ensure: ['e1', 'e2', 'e3'], remove: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'] },
+      3,
+    );
+    expect(batches).toEqual([
+      { remove: ['r1', 'r2', 'r3'], ensure: [] },
+      { remove: ['r4', 'r5', 'r6'], ensure: [] },
+      { remove: ['r7'], ensure: ['e1', 'e2'] },
+      { remove: [], ensure: ['e3'] },
+    ]);
+  });
+
   it('sends nothing when nothing drifted', () => {
     expect(applyBatches({ ensure: [], remove: [] })).toEqual([]);
   });
