@@ -422,7 +422,9 @@ const nodeSpecs = (prefix: string, c: { nodes: number; offline: number }) =>
  * The parallel convergences and the HTTP floor they are read against, interleaved: run k of
  * the floor, then run k of the convergence, for 1 node and then 50, FLEET_RUNS times. Load
  * from the rest of the shared machine then lands on both rather than on whichever ran during
- * it. Each run gets servers started for it; the one-after-another case (no floor) follows.
+ * it. The one-after-another case (no floor) follows. Nodes and bare servers are long-lived, as
+ * agents are in production: started once per case, emptied before each run, and one unmeasured
+ * round first, so no run measures a freshly started thread's JIT warm-up (on both sides alike).
  */
 async function fleetAndFloor(db: BenchTable) {
   const { stores, counter } = db;
@@ -431,9 +433,25 @@ async function fleetAndFloor(db: BenchTable) {
   const workers: Array<{ stop(): Promise<void> }> = [];
   // The nodes run on their own thread, as they run on their own machines in production; on
   // the function's thread their request handling would be counted as convergence time.
+  const started = new Map<string, Promise<unknown>>();
+  const once = <T extends { stop(): Promise<void> }>(key: string, start: () => Promise<T>) => {
+    if (!started.has(key))
+      started.set(
+        key,
+        start().then((w) => {
+          workers.push(w);
+          return w;
+        }),
+      );
+    return started.get(key) as Promise<T>;
+  };
+  const nodesOf = async (c: FleetCase, prefix: string) => {
+    const remote = await once(prefix, () => startRemoteNodes(nodeSpecs(prefix, c), SIGNING));
+    await remote.reset();
+    return remote;
+  };
   const convergeRun = async (c: FleetCase, shardId: string) => {
-    const remote = await startRemoteNodes(nodeSpecs(shardId, c), SIGNING);
-    workers.push(remote);
+    const remote = await nodesOf(c, `nodes-${c.nodes}`);
     await batchWrite(db, [
       shardItem(shardId),
       schemaItem(shardId, `biz-${shardId}`, 'loc-1'),
@@ -449,16 +467,16 @@ async function fleetAndFloor(db: BenchTable) {
   };
   const floorRun = async (c: FleetCase, signed: boolean) => {
     if (signed) {
-      const remote = await startRemoteNodes(nodeSpecs(`floor-${workers.length}`, c), SIGNING);
-      workers.push(remote);
+      const remote = await nodesOf(c, `floor-${c.nodes}`);
       const urls = remote.nodes.map((n) => n.url);
       return measured({ nodes: remote.tid }, () => Promise.all(urls.map(floorExchanges(true))));
     }
-    const bare = await startBareNodes(
-      Array.from({ length: c.nodes }, (_, i) => ({ down: i < c.offline })),
-      NODE_LATENCY_MS,
+    const bare = await once(`bare-${c.nodes}`, () =>
+      startBareNodes(
+        Array.from({ length: c.nodes }, (_, i) => ({ down: i < c.offline })),
+        NODE_LATENCY_MS,
+      ),
     );
-    workers.push(bare);
     return measured({ nodes: bare.tid }, () => Promise.all(bare.urls.map(floorExchanges(false))));
   };
   type Runs = Array<Measured & { busyMs: number }>;
@@ -466,13 +484,15 @@ async function fleetAndFloor(db: BenchTable) {
   const floorRuns = { one: [] as Measured[], many: [] as Measured[], signed: [] as Measured[] };
   let quiet = { dynamoRequests: 0, byOperation: {} as Record<string, number> };
   try {
-    for (let run = 0; run < FLEET_RUNS; run++) {
+    // Run -1 warms every server and code path up and is not recorded.
+    const record = <T>(runs: T[], run: number, value: T) => run >= 0 && runs.push(value);
+    for (let run = -1; run < FLEET_RUNS; run++) {
       for (const size of ['one', 'many'] as const) {
         const c = FLEET_CASES[size];
-        floorRuns[size].push(await floorRun(c, false));
-        if (size === 'many') floorRuns.signed.push(await floorRun(c, true));
-        const shardId = `fleet-${size === 'one' ? 0 : 1}-${run}`;
-        fleetRuns[size].push(await convergeRun(c, shardId));
+        record(floorRuns[size], run, await floorRun(c, false));
+        if (size === 'many') record(floorRuns.signed, run, await floorRun(c, true));
+        const shardId = `fleet-${size === 'one' ? 0 : 1}-${run + 1}`;
+        record(fleetRuns[size], run, await convergeRun(c, shardId));
         if (size === 'one' && run === 0) {
           // The converged shard converged again, nothing changed: no node record is written.
           counter.reset();

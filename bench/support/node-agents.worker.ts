@@ -19,7 +19,16 @@ parentPort?.postMessage({
   urls: agents.map((a) => ({ nodeId: a.nodeId, url: a.url })),
   tid: osThreadId(),
 });
-parentPort?.on('message', async () => {
+parentPort?.on('message', async (message: unknown) => {
+  // 'reset': every node empty again, as a long-lived agent whose data was lost.
+  if (message === 'reset') {
+    for (const a of agents) {
+      a.state.schemas.clear();
+      a.state.stores.clear();
+    }
+    parentPort?.postMessage({ reset: true });
+    return;
+  }
   await Promise.all(agents.map((a) => a.stop()));
   parentPort?.postMessage({ stopped: true });
 });

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { startServiceThread } from '../../local/runtime/ts-worker.ts';
 import type { Faults } from '../../local/simulators/faults.ts';
 import type { SigningKeys } from '../../shared/contracts/signing.ts';
@@ -15,11 +16,17 @@ export async function startRemoteNodes(
   specs: Array<{ nodeId: string; faults?: Faults }>,
   signingKeys: SigningKeys,
 ) {
-  const { ready, stop } = await startWorker<{
+  const { ready, stop, worker } = await startWorker<{
     urls: Array<{ nodeId: string; url: string }>;
     tid?: number;
   }>('./node-agents.worker.ts', { specs, signingKeys });
-  return { nodes: ready.urls, tid: ready.tid, stop };
+  /** Empties every node: the same long-lived agents serve the next run. */
+  const reset = async () => {
+    const done = once(worker, 'message');
+    worker.postMessage('reset');
+    await done;
+  };
+  return { nodes: ready.urls, tid: ready.tid, stop, reset };
 }
 
 /** Bare HTTP servers standing in for nodes, on a worker thread (see bare-nodes.worker.ts). */
