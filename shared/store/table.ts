@@ -135,6 +135,25 @@ interface PendingStatement {
 const describeFailure = (key: ItemKey, error: { Code?: string; Message?: string }) =>
   `update of ${key.pk} / ${key.sk} failed: ${error.Code ?? 'unknown error'}${error.Message ? `: ${error.Message}` : ''}`;
 
+/**
+ * Sends `items`, then whatever `send` hands back as still to do (unprocessed, throttled), with
+ * capped exponential backoff and jitter between rounds, so a throttled table is not hammered in
+ * a tight loop; after `attempts` rounds it gives up with `giveUp(left, rounds)`.
+ */
+async function sendUntilDone<T>(
+  items: readonly T[],
+  attempts: number,
+  send: (pending: T[]) => Promise<T[]>,
+  giveUp: (left: T[], rounds: number) => string,
+): Promise<void> {
+  let pending = [...items];
+  for (let attempt = 1; pending.length; attempt++) {
+    if (attempt > attempts) throw new Error(giveUp(pending, attempt - 1));
+    if (attempt > 1) await sleep(backoffMs(attempt - 1, 50, 2_000));
+    pending = await send(pending);
+  }
+}
+
 export class Table {
   readonly name: string;
   readonly db: DynamoDBDocumentClient;
@@ -248,31 +267,30 @@ export class Table {
   }
 
   async #executeBatch(batch: PendingStatement[], written: boolean[]): Promise<void> {
-    let pending = batch;
     let retryCodes: string[] = [];
-    for (let attempt = 1; pending.length; attempt++) {
-      if (attempt > BATCH_UPDATE_ATTEMPTS) {
-        throw new Error(
-          `${pending.length} updates still failing after ${attempt - 1} batches (${[...new Set(retryCodes)].join(', ')})`,
+    await sendUntilDone(
+      batch,
+      BATCH_UPDATE_ATTEMPTS,
+      async (pending) => {
+        const { Responses = [] } = await this.db.send(
+          new BatchExecuteStatementCommand({ Statements: pending.map((p) => p.statement) }),
         );
-      }
-      if (attempt > 1) await sleep(backoffMs(attempt - 1, 50, 2_000));
-      const { Responses = [] } = await this.db.send(
-        new BatchExecuteStatementCommand({ Statements: pending.map((p) => p.statement) }),
-      );
-      const retry: PendingStatement[] = [];
-      retryCodes = [];
-      for (const [position, update] of pending.entries()) {
-        const error = Responses[position] ? Responses[position].Error : { Code: 'no answer' };
-        if (!error) written[update.index] = true;
-        else if (error.Code === 'ConditionalCheckFailed') written[update.index] = false;
-        else if (RETRYABLE_STATEMENT_ERRORS.has(error.Code ?? '')) {
-          retry.push(update);
-          retryCodes.push(error.Code as string);
-        } else throw new Error(describeFailure(update.key, error));
-      }
-      pending = retry;
-    }
+        const retry: PendingStatement[] = [];
+        retryCodes = [];
+        for (const [position, update] of pending.entries()) {
+          const error = Responses[position] ? Responses[position].Error : { Code: 'no answer' };
+          if (!error) written[update.index] = true;
+          else if (error.Code === 'ConditionalCheckFailed') written[update.index] = false;
+          else if (RETRYABLE_STATEMENT_ERRORS.has(error.Code ?? '')) {
+            retry.push(update);
+            retryCodes.push(error.Code as string);
+          } else throw new Error(describeFailure(update.key, error));
+        }
+        return retry;
+      },
+      (left, rounds) =>
+        `${left.length} updates still failing after ${rounds} batches (${[...new Set(retryCodes)].join(', ')})`,
+    );
   }
 
   /**
@@ -281,19 +299,20 @@ export class Table {
    */
   async batchGet<T>(keys: readonly ItemKey[]): Promise<T[]> {
     const items: T[] = [];
-    let pending = [...keys];
-    for (let attempt = 1; pending.length; attempt++) {
-      if (attempt > BATCH_GET_ATTEMPTS)
-        throw new Error(`${pending.length} keys still unprocessed after ${attempt - 1} reads`);
-      if (attempt > 1) await sleep(backoffMs(attempt - 1, 50, 2_000));
-      const { Responses, UnprocessedKeys } = await this.db.send(
-        new BatchGetCommand({
-          RequestItems: { [this.name]: { Keys: pending, ConsistentRead: true } },
-        }),
-      );
-      items.push(...((Responses?.[this.name] ?? []) as T[]));
-      pending = (UnprocessedKeys?.[this.name]?.Keys ?? []) as ItemKey[];
-    }
+    await sendUntilDone(
+      keys,
+      BATCH_GET_ATTEMPTS,
+      async (pending) => {
+        const { Responses, UnprocessedKeys } = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.name]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        items.push(...((Responses?.[this.name] ?? []) as T[]));
+        return (UnprocessedKeys?.[this.name]?.Keys ?? []) as ItemKey[];
+      },
+      (left, rounds) => `${left.length} keys still unprocessed after ${rounds} reads`,
+    );
     return items;
   }
 }
