@@ -100,10 +100,14 @@ function headerList(request: HttpRequest, url: URL): string[] {
   return list;
 }
 
+/** The request's URL, parsed only when it came as a string. */
+const urlOf = (request: HttpRequest) =>
+  typeof request.url === 'string' ? new URL(request.url) : request.url;
+
 const describeTarget = (method: string, url: URL) => `${method} ${url.host}${url.pathname}`;
 
 function exchange(request: HttpRequest): Promise<HttpResponse> {
-  const url = typeof request.url === 'string' ? new URL(request.url) : request.url;
+  const url = urlOf(request);
   const transport = url.protocol === 'https:' ? https : http;
   // A string body goes out in the same write as the headers (a Buffer would take a second).
   const body = request.body;
@@ -220,7 +224,7 @@ export function sendWithRetries(
 }
 
 function describe(request: HttpRequest): string {
-  const url = typeof request.url === 'string' ? new URL(request.url) : request.url;
+  const url = urlOf(request);
   return describeTarget(request.method, url);
 }
 
