@@ -175,6 +175,7 @@ async function execute(
   // The logical clock: a tick starts tickMs after the previous one started, or when that one
   // ends if it ran longer; a slow tick delays the rest instead of squeezing the next windows.
   const faultsStart = Date.now();
+  o.log(`stack up after ${((faultsStart - o.started) / 1000).toFixed(1)} s`);
   let next = faultsStart;
   for (const tick of plan.ticks) {
     await sleep(next - Date.now());
@@ -221,16 +222,20 @@ async function execute(
   // DLQs, read as the operator would (dry run = peek).
   const target = localTarget(stack);
   const dlqs = QUEUES.map(dlqName);
+  // The DLQs are scanned side by side: each scan ends on an empty long poll (1 s).
   const peekAll = async () => {
-    const letters = [];
-    for (const dlq of dlqs) {
-      const out = await replay(target, dlq, { dryRun: true, holdSeconds: 10 });
-      // Poison the loop guard holds is listed apart; it is still in the DLQ.
-      letters.push(...[...out.letters, ...out.looping].map((l) => ({ ...l, dlq })));
-    }
-    return letters;
+    const scans = await Promise.all(
+      dlqs.map(async (dlq) => {
+        const out = await replay(target, dlq, { dryRun: true, holdSeconds: 10 });
+        // Poison the loop guard holds is listed apart; it is still in the DLQ.
+        return [...out.letters, ...out.looping].map((l) => ({ ...l, dlq }));
+      }),
+    );
+    return scans.flat();
   };
+  o.log(`idle ${((Date.now() - faultsEnd) / 1000).toFixed(1)} s after the faults`);
   const letters = await peekAll();
+  o.log(`peeked ${((Date.now() - faultsEnd) / 1000).toFixed(1)} s after the faults`);
   const poisons = plan.ticks
     .flatMap((t) => t.sends)
     .filter((s) => s.kind === 'poison')
@@ -254,6 +259,7 @@ async function execute(
   const mutations = nodeMutations(live());
 
   const drill = await runbookDrill(stack, target, expected, live, peekAll, poisons);
+  o.log(`drill done ${((Date.now() - faultsEnd) / 1000).toFixed(1)} s after the faults`);
 
   const figures: ChaosResult['figures'] = {
     lost: state.lost,
@@ -358,10 +364,10 @@ async function runbookDrill(
 ): Promise<ChaosResult['drill']> {
   const dlqs = QUEUES.map(dlqName);
   const replayAll = async (dryRun: boolean) => {
-    let matched = 0;
-    for (const dlq of dlqs)
-      matched += (await replay(target, dlq, { dryRun, holdSeconds: 10 })).matched;
-    return matched;
+    const replays = await Promise.all(
+      dlqs.map((dlq) => replay(target, dlq, { dryRun, holdSeconds: 10 })),
+    );
+    return replays.reduce((n, r) => n + r.matched, 0);
   };
   const poisonBack = async () => {
     const letters = await peekAll();
