@@ -25,7 +25,8 @@ describe.runIf(linux)('per-thread CPU time', () => {
        const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
        parentPort.postMessage(tid);
        const cpu = () => Number(require('node:fs').readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
-       parentPort.once('message', () => {
+       // 'on', not 'once': the listener keeps the thread alive (and listed) until terminate().
+       parentPort.on('message', () => {
          const start = cpu();
          while (cpu() - start < 40) {}
          parentPort.postMessage('done');

@@ -127,8 +127,12 @@ describe('shard creation with Citrus failing', () => {
   describe('with maxReceiveCount lowered to 5', () => {
     // The real count stretches the ladder over 720 x base (12 min at 0.5 s): too long to
     // watch here. Five receives still exercise the redrive policy and the replay.
+    // A quarter-second base still climbs the ladder (visibility at most 0, 0, 1, 2, 4 s).
     const lowCount = 5;
-    beforeAll(() => startStack({ maxReceiveCount: lowCount }), 60_000);
+    beforeAll(
+      () => startStack({ maxReceiveCount: lowCount, functionEnv: { RETRY_BASE_SECONDS: '0.25' } }),
+      60_000,
+    );
     afterAll(() => stopAndCheckPorts(stack), 30_000);
 
     it('dead-letters after maxReceiveCount while Citrus is down, then a redrive processes it once', async () => {
@@ -137,7 +141,7 @@ describe('shard creation with Citrus failing', () => {
       fleet.citrus.setFaults({ errorRate: 1 });
       try {
         await producer.sendShardCreates([loc]);
-        // Receives 1..5 fail (visibility at most 0, 1, 2, 4, 8 s), the 6th dead-letters it.
+        // Receives 1..5 fail (each delayed along the ladder), the 6th dead-letters it.
         await waitFor(
           'the message in shard-creation-dlq',
           async () => (await queueDepth(stack, 'shard-creation-dlq')) === 1,
