@@ -8,13 +8,24 @@ import { SlowFirstSequencer } from './test/support/slow-first-sequencer.ts';
 export const LONG_TESTS = 'test/**/*.long.test.ts';
 /** Synthesis tests: pure functions of the CDK app, no servers, no process-wide state. */
 const INFRA_TESTS = 'test/infra/**/*.test.ts';
+/**
+ * Files that change process-wide state another file would inherit in a shared process:
+ * process.env read at import by Powertools and the handlers, and aws-sdk-client-mock's patch
+ * of SQSClient.prototype.send. Each runs in a fresh process, as vitest isolates by default.
+ */
+const PROCESS_STATE_TESTS = [
+  'test/functions/**/*.test.ts',
+  'test/shared/lambda/sqs-consumer*.test.ts',
+  'test/shared/contracts/producer.test.ts',
+  'test/cli/shardctl/shardctl.test.ts',
+];
 
 export default defineConfig({
   test: {
     environment: 'node',
     // Integration tests start emulators on free ports; two cores, so keep the pool small.
     pool: 'forks',
-    maxWorkers: 2,
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     sequence: { sequencer: SlowFirstSequencer },
@@ -34,10 +45,18 @@ export default defineConfig({
         test: {
           name: 'main',
           include: ['test/**/*.test.ts'],
-          exclude: [LONG_TESTS, INFRA_TESTS, '**/node_modules/**'],
+          exclude: [LONG_TESTS, INFRA_TESTS, ...PROCESS_STATE_TESTS, '**/node_modules/**'],
           // Shares one AWS DynamoDB Local (started on first use) across the run's test files.
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
+          // Files share their worker process: a fresh process per file cost about 1 s of CPU
+          // each (imports, transforms), a third of the suite. Every file starts its own
+          // servers on free ports and stops them; none patches globals (see PROCESS_STATE_TESTS).
+          isolate: false,
         },
+      },
+      {
+        extends: true,
+        test: { name: 'isolated', include: PROCESS_STATE_TESTS },
       },
     ],
   },

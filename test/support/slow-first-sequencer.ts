@@ -2,12 +2,16 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * Slowest kinds of file first, each group in vitest's own order (longest first once a run has
- * recorded durations, larger files first on a fresh clone): the chaos run (a minute), then the
- * files that start a local stack, then the rest. On two workers the long files then overlap
+ * recorded durations, larger files first on a fresh clone): the chaos run, the synthesis
+ * files, then the files that start a local stack, then the rest. The long files then overlap
  * the many short ones instead of finishing last, alone.
  */
 const GROUPS = [
   /\/test\/integration\/chaos\.test\.ts$/,
+  // CPU-bound synthesis beside the chaos run, which mostly waits on its schedule; the infra
+  // files back to back, so one warm worker (isolate: false) takes most of them.
+  /\/test\/infra\/main\.test\.ts$/,
+  /\/test\/infra\//,
   /\/test\/(integration\/|cli\/shardctl\/cli\.test\.ts$|local\/emulators\/sqs-aws-cli)/,
   /./,
 ];
