@@ -7,6 +7,7 @@ import type {
 } from '../contracts/node-agent.ts';
 import type { NodeTransition } from './node-status.ts';
 import type {
+  CitrusAssignment,
   LocationRecord,
   NodeRecord,
   ResourceRecord,
@@ -17,7 +18,8 @@ import type {
 import type { AbsenceMemory, DeletionOutcome, DriftCounts, HeldDeletion } from './source-sync.ts';
 
 export type ClaimResult =
-  | { outcome: 'claimed' }
+  /** `registeredAs`: Citrus already answered an earlier delivery (see LocationRecord). */
+  | { outcome: 'claimed'; registeredAs?: CitrusAssignment }
   | { outcome: 'assigned'; shardId: string; shardKey: string }
   | { outcome: 'busy' };
 
@@ -58,7 +60,7 @@ export interface LocationStore {
   claim(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
   complete(location: LocationRef, assignment: { shardId: string; shardKey: string }): Promise<void>;
   fail(location: LocationRef, reason: string): Promise<void>;
-  release(location: LocationRef, owner: string): Promise<void>;
+  release(location: LocationRef, owner: string, registeredAs?: CitrusAssignment): Promise<void>;
 }
 
 export interface TopologyRecord {

@@ -22,6 +22,17 @@ export interface LocationRecord extends Versioned {
   lastError?: string;
   claimedBy?: string;
   claimUntil?: string;
+  /**
+   * Citrus' answer to the registration, kept when a later step of it failed, so the retry
+   * looks the shard up instead of registering again. Not an assignment until `status` is
+   * `active` (then `shardKey`/`shardId` hold it).
+   */
+  registeredAs?: CitrusAssignment;
+}
+
+export interface CitrusAssignment {
+  shardKey: string;
+  shardId: string;
 }
 
 export interface ShardRecord extends Versioned {

@@ -50,8 +50,11 @@ export async function createShardForLocation(
     // are repeated (node PUTs are idempotent) in case the earlier delivery died before them.
     shardId = claim.shardId;
   } else {
+    // Registered by an earlier delivery that failed later on: Citrus gives a location the same
+    // answer every time, so the retry goes straight to the shard.
+    let assignment = claim.registeredAs;
     try {
-      const assignment = await citrus.register(location);
+      assignment ??= await citrus.register(location);
       const shard = await citrus.getShard(assignment.shardKey);
       if (shard.shardId !== assignment.shardId) {
         throw new TransientError(
@@ -69,7 +72,7 @@ export async function createShardForLocation(
       registered = true;
     } catch (error) {
       if (error instanceof PermanentError) await locations.fail(location, error.message);
-      else await locations.release(location, owner).catch(() => undefined);
+      else await locations.release(location, owner, assignment).catch(() => undefined);
       throw error;
     }
   }

@@ -1,6 +1,6 @@
 import type { SchemaSpec } from '../contracts/node-agent.ts';
 import type { ClaimResult, LocationRef, LocationStore } from '../domain/ports.ts';
-import { type LocationRecord, truncate } from '../domain/records.ts';
+import { type CitrusAssignment, type LocationRecord, truncate } from '../domain/records.ts';
 import { keys } from './schema.ts';
 import type { Table } from './table.ts';
 
@@ -58,7 +58,10 @@ export class Locations implements LocationStore {
         'attribute_not_exists(pk) OR (#status <> :active AND (attribute_not_exists(#claimUntil) OR #claimUntil < :at OR #claimedBy = :owner))',
       values: { ':active': 'active', ':at': now.toISOString(), ':owner': owner },
     });
-    if (result.written) return { outcome: 'claimed' };
+    if (result.written) {
+      const registeredAs = result.item?.registeredAs;
+      return registeredAs ? { outcome: 'claimed', registeredAs } : { outcome: 'claimed' };
+    }
     const current = result.current;
     if (current?.status === 'active' && current.shardId && current.shardKey) {
       return { outcome: 'assigned', shardId: current.shardId, shardKey: current.shardKey };
@@ -70,7 +73,7 @@ export class Locations implements LocationStore {
   async complete(location: LocationRef, assignment: { shardId: string; shardKey: string }) {
     await this.table.update(keyOf(location), {
       set: { status: 'active', shardId: assignment.shardId, shardKey: assignment.shardKey },
-      remove: ['claimedBy', 'claimUntil', 'lastError'],
+      remove: ['claimedBy', 'claimUntil', 'lastError', 'registeredAs'],
     });
   }
 
@@ -83,9 +86,13 @@ export class Locations implements LocationStore {
     });
   }
 
-  /** Releases a claim after a transient failure so the retry need not wait for the lease. */
-  async release(location: LocationRef, owner: string) {
+  /**
+   * Releases a claim after a transient failure so the retry need not wait for the lease; with
+   * `registeredAs`, keeps Citrus' answer so the retry does not register the location again.
+   */
+  async release(location: LocationRef, owner: string, registeredAs?: CitrusAssignment) {
     await this.table.update(keyOf(location), {
+      ...(registeredAs ? { set: { registeredAs } } : {}),
       remove: ['claimedBy', 'claimUntil'],
       condition: '#claimedBy = :owner',
       values: { ':owner': owner },

@@ -161,9 +161,36 @@ describe('createShardForLocation', () => {
     await expect(createShardForLocation(location, 'msg-7', p.ports)).rejects.toBeInstanceOf(
       TransientError,
     );
-    expect(p.state.releaseLocation).toHaveBeenCalledWith(location, 'msg-7');
+    // Citrus answered before the failure: the release keeps the answer for the retry.
+    expect(p.state.releaseLocation).toHaveBeenCalledWith(location, 'msg-7', {
+      shardKey: 'key-1',
+      shardId: 'shard-001',
+    });
     expect(p.state.completeLocation).not.toHaveBeenCalled();
     expect(p.nodes.putSchema).not.toHaveBeenCalled();
+  });
+
+  it('releases without an answer when registering itself failed', async () => {
+    const p = ports();
+    p.citrus.register.mockRejectedValueOnce(new TransientError('Citrus register failed: 503'));
+    await expect(createShardForLocation(location, 'msg-7', p.ports)).rejects.toBeInstanceOf(
+      TransientError,
+    );
+    expect(p.state.releaseLocation).toHaveBeenCalledWith(location, 'msg-7', undefined);
+  });
+
+  it('does not register again when an earlier delivery got Citrus to answer', async () => {
+    const p = ports({
+      claim: { outcome: 'claimed', registeredAs: { shardKey: 'key-1', shardId: 'shard-001' } },
+    });
+    const result = await createShardForLocation(location, 'msg-9', p.ports);
+    expect(p.citrus.register).not.toHaveBeenCalled();
+    expect(p.citrus.getShard).toHaveBeenCalledWith('key-1');
+    expect(p.state.completeLocation).toHaveBeenCalledWith(location, {
+      shardKey: 'key-1',
+      shardId: 'shard-001',
+    });
+    expect(result).toMatchObject({ shardId: 'shard-001', registered: true });
   });
 
   it('refuses inconsistent Citrus answers', async () => {

@@ -137,6 +137,22 @@ describeEachDynamoTarget((target) => {
     });
   });
 
+  it("keeps Citrus' answer across a released claim, until the registration completes", async () => {
+    const answer = { shardId: 'shard-002', shardKey: 'key-2' };
+    await repo.locations.claim(location, 'm1', 60_000);
+    await repo.locations.release(location, 'm1', answer);
+    await expect(repo.locations.claim(location, 'm2', 60_000)).resolves.toEqual({
+      outcome: 'claimed',
+      registeredAs: answer,
+    });
+    // Not an assignment yet: nothing reads the location as placed.
+    await expect(repo.locations.shardOf(location)).resolves.toBeUndefined();
+    await repo.locations.complete(location, answer);
+    const record = await repo.locations.get(location);
+    expect(record).toMatchObject({ status: 'active', ...answer });
+    expect(record?.registeredAs).toBeUndefined();
+  });
+
   it('rewrites a known node only when Citrus moved its endpoint', async () => {
     await repo.shards.recordTopology(topology);
     const version = async (nodeId: string) =>
