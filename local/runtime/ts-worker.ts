@@ -44,7 +44,7 @@ const built = new Map<string, Promise<URL>>();
  * Written under .local/ (content-addressed, so concurrent processes agree) for the relative
  * resolution of packages and for stack traces that name the sources (inline source map).
  */
-function builtScript(script: string): Promise<URL> {
+export function builtScript(script: string): Promise<URL> {
   let url = built.get(script);
   if (!url) {
     url = (async () => {
