@@ -57,6 +57,10 @@ export async function startDynamoDbLocal(
         // fd 3: background jobs of a non-interactive shell get /dev/null as stdin.
         'exec 3<&0; java "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) >/dev/null 2>&1 & wait $pid',
         'dynamodb-local',
+        // A short-lived JVM answering a few hundred requests: the C1 compiler alone and the
+        // serial collector halve its start-up (6 s -> 3 s of CPU on two cores).
+        '-XX:TieredStopAtLevel=1',
+        '-XX:+UseSerialGC',
         `-Djava.library.path=${join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal_lib')}`,
         '-jar',
         join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal.jar'),
