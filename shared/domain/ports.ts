@@ -58,7 +58,7 @@ export interface LocationStore {
   shardOf(location: LocationRef): Promise<string | undefined>;
   /** Claims a location for registration, so two deliveries of it call Citrus once. */
   claim(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
-  complete(location: LocationRef, assignment: { shardId: string; shardKey: string }): Promise<void>;
+  complete(location: LocationRef, assignment: CitrusAssignment): Promise<void>;
   fail(location: LocationRef, reason: string): Promise<void>;
   release(location: LocationRef, owner: string, registeredAs?: CitrusAssignment): Promise<void>;
 }

@@ -70,7 +70,7 @@ export class Locations implements LocationStore {
   }
 
   /** Records the assignment last: once it is there, a redelivery skips Citrus. */
-  async complete(location: LocationRef, assignment: { shardId: string; shardKey: string }) {
+  async complete(location: LocationRef, assignment: CitrusAssignment) {
     await this.table.update(keyOf(location), {
       set: { status: 'active', shardId: assignment.shardId, shardKey: assignment.shardKey },
       remove: ['claimedBy', 'claimUntil', 'lastError', 'registeredAs'],
