@@ -181,7 +181,9 @@ export class LambdaPool {
     const options = {
       workerData: data,
       env: { ...this.fn.env, AWS_LAMBDA_LOG_STREAM_NAME: data.logStreamName },
-      execArgv: ['--enable-source-maps'],
+      // Lambda applies the function's NODE_OPTIONS; without any, the sandbox runs as deployed
+      // (no `--enable-source-maps`: the logger maps stacks itself, shared/lambda/source-maps.ts).
+      execArgv: this.fn.env.NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [],
       stdout: true,
       stderr: true,
     };
