@@ -8,6 +8,8 @@ type Credentials = Awaited<ReturnType<ReturnType<typeof fromEnv>>>;
 
 /** As the SDK's default chain: credentials about to expire are read again before they do. */
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+const stale = (c: Credentials) =>
+  c.expiration !== undefined && c.expiration.getTime() - Date.now() < REFRESH_BEFORE_EXPIRY_MS;
 
 /**
  * Memoized, as the default chain it replaces is: the SDK marks whatever this returns as
@@ -18,8 +20,6 @@ export const defaultProvider = (init?: Parameters<typeof fromEnv>[0]) => {
   const read = fromEnv(init);
   let cached: Promise<Credentials> | undefined;
   return async (options?: { forceRefresh?: boolean }): Promise<Credentials> => {
-    const stale = (c: Credentials) =>
-      c.expiration !== undefined && c.expiration.getTime() - Date.now() < REFRESH_BEFORE_EXPIRY_MS;
     if (cached && !options?.forceRefresh) {
       const credentials = await cached.catch(() => undefined);
       if (credentials && !stale(credentials)) return credentials;
