@@ -47,7 +47,11 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [LONG_TESTS, INFRA_TESTS, ...PROCESS_STATE_TESTS, '**/node_modules/**'],
           // Shares one AWS DynamoDB Local (started on first use) across the run's test files.
-          globalSetup: ['test/support/dynamodb-global-setup.ts'],
+          // The local stack's synthesis, once for the run (test/support/synth-global-setup.ts).
+          globalSetup: [
+            'test/support/dynamodb-global-setup.ts',
+            'test/support/synth-global-setup.ts',
+          ],
           // Files share their worker process: a fresh process per file cost about 1 s of CPU
           // each (imports, transforms), a third of the suite. Every file starts its own
           // servers on free ports and stops them; none patches globals (see PROCESS_STATE_TESTS).
