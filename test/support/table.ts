@@ -1,4 +1,11 @@
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { INDEXES, TABLE_KEY } from '../../shared/store/schema.ts';
 
 /** A DynamoDB client for the local emulator (any credentials work there). */
@@ -47,5 +54,51 @@ export async function createStateTable(client: DynamoDBClient, tableName: string
   await waitUntilTableExists(
     { client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 },
     { TableName: tableName },
+  );
+}
+
+/** Writes items in batches of 25, a few batches at once, retrying unprocessed ones. */
+export async function batchWrite(
+  client: DynamoDBClient,
+  table: string,
+  items: Array<Record<string, unknown>>,
+) {
+  const chunks: Array<Array<Record<string, unknown>>> = [];
+  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      let requests = chunks[next++]!.map((item) => ({
+        PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) },
+      }));
+      while (requests.length) {
+        const out = await client.send(
+          new BatchWriteItemCommand({ RequestItems: { [table]: requests } }),
+        );
+        requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/**
+ * Seeds many records shaped exactly like one the code under test wrote: reads the record at
+ * `key` and writes one copy per entry of `changes` (keys and ids), in batches. Thousands of
+ * the stores' own single writes cost seconds of CPU that a test of something else should not.
+ */
+export async function writeCopiesOf(
+  client: DynamoDBClient,
+  table: string,
+  key: Record<string, string>,
+  changes: Array<Record<string, unknown>>,
+) {
+  const out = await client.send(new GetItemCommand({ TableName: table, Key: marshall(key) }));
+  if (!out.Item) throw new Error(`writeCopiesOf: no record at ${JSON.stringify(key)}`);
+  const record = unmarshall(out.Item);
+  await batchWrite(
+    client,
+    table,
+    changes.map((c) => ({ ...record, ...c })),
   );
 }
