@@ -8,6 +8,12 @@ export interface BuildAppOptions {
   readonly outdir?: string;
   /** Extra context (e.g. `citrusUrl`, `alarmEmail`); CLI `-c` values win over these. */
   readonly context?: Record<string, unknown>;
+  /**
+   * aws-cdk-lib's built-in CloudFormation validation, on by default as in `cdk synth`. It costs
+   * about 3 s of CPU per synthesis: the local stack, which never reaches CloudFormation, and
+   * tests of single resources turn it off.
+   */
+  readonly cloudFormationValidation?: boolean;
 }
 
 const optionalInteger = (app: cdk.App, key: string): number | undefined => {
@@ -42,6 +48,7 @@ export function buildApp(opts: BuildAppOptions): { app: cdk.App; stack: ShardCon
   const app = new cdk.App({
     outdir: opts.outdir,
     analyticsReporting: false,
+    builtinCloudFormationValidation: opts.cloudFormationValidation ?? true,
     context: { ...opts.context, stage: opts.stage },
     // Forced after CLI context: the local stack finds each function's bundle via `aws:asset:path`.
     postCliContext: {

@@ -136,7 +136,8 @@ export const SYNTH_CACHE_DIR = join(PROJECT_ROOT, '.local', 'synth');
 
 async function synthesize(outdir: string): Promise<{ stackName: string; templateFile: string }> {
   const { buildApp } = await import('../../infra/app.ts');
-  const { app, stack } = buildApp({ stage: LOCAL.stage, outdir });
+  // Never deployed to CloudFormation: its validation is the dev stack's (npx cdk synth).
+  const { app, stack } = buildApp({ stage: LOCAL.stage, outdir, cloudFormationValidation: false });
   const assembly = app.synth();
   const artifact = assembly.getStackByName(stack.stackName);
   return { stackName: stack.stackName, templateFile: artifact.templateFile };

@@ -1,10 +1,9 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
 import {
   CITRUS_LATENCY_METRIC,
   CONSUMER_FLOW_METRICS,
@@ -18,11 +17,10 @@ import { SWEEP_FUNCTION } from '../../infra/constructs/reconcile-schedule.ts';
 import { CONSUMERS } from '../../infra/functions.ts';
 import { pascal } from '../../infra/naming.ts';
 import { dlqName, QUEUES, SCHEDULE_DLQ } from '../../shared/contracts/names.ts';
-
-const skipBundling = { 'aws:cdk:bundling-stacks': [] };
+import { buildTestApp, testApp } from './support.ts';
 
 // One synth for the whole stack (no bundling: the dashboard does not depend on the bundles).
-const { app, stack } = buildApp({ stage: 'dev', context: skipBundling });
+const { app, stack } = buildTestApp({ stage: 'dev' });
 const template = Template.fromStack(stack);
 const json = template.toJSON() as {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -151,7 +149,7 @@ describe('OperationsDashboard in the stack', () => {
 
 describe('OperationsDashboard props', () => {
   const build = (overrides: (s: Stack) => Partial<OperationsDashboardProps> = () => ({})) => {
-    const stack = new Stack(new App({ context: skipBundling }), 'DashboardTest');
+    const stack = new Stack(testApp(), 'DashboardTest');
     const queue = new QueueWithDlq(stack, 'Q', {
       stage: 'test',
       queueName: 'convergence',

@@ -1,20 +1,19 @@
 import { fileURLToPath } from 'node:url';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
 import {
   ReconcileSchedule,
   type ReconcileScheduleProps,
 } from '../../infra/constructs/reconcile-schedule.ts';
+import { buildTestApp, testApp } from './support.ts';
 
 const entry = fileURLToPath(new URL('./fixtures/consumer/handler.ts', import.meta.url));
-const skipBundling = { 'aws:cdk:bundling-stacks': [] };
 
 const build = (overrides: Partial<ReconcileScheduleProps> = {}) => {
-  const app = new App({ context: skipBundling });
+  const app = testApp();
   const stack = new Stack(app, 'ReconcileTest');
   const table = new dynamodb.Table(stack, 'Table', {
     partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -79,15 +78,15 @@ describe('ReconcileSchedule', () => {
   });
 
   it('takes the rate from CDK context reconcileRateMinutes', () => {
-    const { stack } = buildApp({
+    const { stack } = buildTestApp({
       stage: 'ratetest',
-      context: { ...skipBundling, reconcileRateMinutes: '15' },
+      context: { reconcileRateMinutes: '15' },
     });
     Template.fromStack(stack).hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(15 minutes)',
     });
     expect(() =>
-      buildApp({ stage: 'ratetest', context: { ...skipBundling, reconcileRateMinutes: 'x' } }),
+      buildTestApp({ stage: 'ratetest', context: { reconcileRateMinutes: 'x' } }),
     ).toThrow(/reconcileRateMinutes must be an integer/);
   });
 });

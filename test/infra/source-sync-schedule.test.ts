@@ -1,20 +1,19 @@
 import { fileURLToPath } from 'node:url';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
 import {
   SourceSyncSchedule,
   type SourceSyncScheduleProps,
 } from '../../infra/constructs/source-sync-schedule.ts';
+import { buildTestApp, testApp } from './support.ts';
 
 const entry = fileURLToPath(new URL('./fixtures/consumer/handler.ts', import.meta.url));
-const skipBundling = { 'aws:cdk:bundling-stacks': [] };
 
 const build = (overrides: Partial<SourceSyncScheduleProps> = {}) => {
-  const app = new App({ context: skipBundling });
+  const app = testApp();
   const stack = new Stack(app, 'SourceSyncTest');
   const table = new dynamodb.Table(stack, 'Table', {
     partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -127,7 +126,7 @@ describe('source reconciliation in the stack', () => {
     const params = (context: Record<string, unknown>) =>
       Object.values(
         Template.fromStack(
-          buildApp({ stage: 'srctest', context: { ...skipBundling, ...context } }).stack,
+          buildTestApp({ stage: 'srctest', context: { ...context } }).stack,
         ).findResources('AWS::SSM::Parameter'),
       ).map((p) => p.Properties as { Name: string; Value: string });
     const without = params({});
@@ -159,9 +158,9 @@ describe('source reconciliation in the stack', () => {
   });
 
   it('takes its rate from context sourceSyncRateMinutes, outputs its names, projects the live index', () => {
-    const { stack } = buildApp({
+    const { stack } = buildTestApp({
       stage: 'srctest',
-      context: { ...skipBundling, sourceSyncRateMinutes: '15' },
+      context: { sourceSyncRateMinutes: '15' },
     });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {

@@ -1,17 +1,18 @@
 import { fileURLToPath } from 'node:url';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { QueueWithDlq } from '../../infra/constructs/queue-with-dlq.ts';
 import { SqsConsumer, type SqsConsumerProps } from '../../infra/constructs/sqs-consumer.ts';
 import { MAX_RECEIVE_COUNT } from '../../shared/contracts/names.ts';
+import { testApp } from './support.ts';
 
 const entry = fileURLToPath(new URL('./fixtures/consumer/handler.ts', import.meta.url));
 
-// Validation and wiring tests skip bundling (`aws:cdk:bundling-stacks: []`); one stack bundles.
+// Validation and wiring tests skip bundling; one stack bundles.
 const newStack = (bundle = false) => {
-  const app = new App({ context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ bundle });
   const stack = new Stack(app, 'ConsumerTest');
   const table = new dynamodb.Table(stack, 'Table', {
     partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },

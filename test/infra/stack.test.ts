@@ -5,7 +5,6 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
 import { CONSUMERS } from '../../infra/functions.ts';
 import { pascal, RESOURCE_METADATA_KEY } from '../../infra/naming.ts';
 import { DEFAULT_CITRUS_URL } from '../../infra/stack.ts';
@@ -19,17 +18,17 @@ import {
   ssmPrefix,
   tableName,
 } from '../../shared/contracts/names.ts';
+import { buildTestApp } from './support.ts';
 
 // Synth (with bundling and cdk-nag) once for the whole file: it is the slow part.
 const outdir = mkdtempSync(join(tmpdir(), 'shard-control-infra-'));
-const { app, stack } = buildApp({ stage: 'dev', outdir });
+const { app, stack } = buildTestApp({ stage: 'dev', outdir, bundle: true });
 const assembly = app.synth();
 const template = Template.fromStack(stack);
 const resources = template.toJSON().Resources as Record<
   string,
   { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
 >;
-const skipBundling = { 'aws:cdk:bundling-stacks': [] };
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -52,10 +51,9 @@ describe('app', () => {
 
   it('fails synth on an unacknowledged cdk-nag error', () => {
     const probeDir = mkdtempSync(join(tmpdir(), 'sc-nag-'));
-    const probe = buildApp({
+    const probe = buildTestApp({
       stage: 'nagprobe',
       outdir: probeDir,
-      context: skipBundling,
     });
     new sqs.Queue(probe.stack, 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => probe.app.synth()).toThrow(/AwsSolutions-SQS2/);
@@ -63,7 +61,7 @@ describe('app', () => {
   });
 
   it('rejects an unsafe stage name', () => {
-    expect(() => buildApp({ stage: 'Prod_1', context: skipBundling })).toThrow(/stage must match/);
+    expect(() => buildTestApp({ stage: 'Prod_1' })).toThrow(/stage must match/);
   });
 });
 
@@ -191,9 +189,9 @@ describe('alarms', () => {
   });
 
   it('sets RETRY_BASE_SECONDS of every function from context retryBaseSeconds', () => {
-    const fast = buildApp({
+    const fast = buildTestApp({
       stage: 'qa',
-      context: { ...skipBundling, retryBaseSeconds: '10' },
+      context: { retryBaseSeconds: '10' },
     });
     const functions = Object.values(
       Template.fromStack(fast.stack).findResources('AWS::Lambda::Function'),
@@ -203,18 +201,17 @@ describe('alarms', () => {
       expect(fn.Properties.Environment.Variables.RETRY_BASE_SECONDS).toBe('10');
     }
     for (const bad of ['0', '-1', 'soon', '200']) {
-      expect(() =>
-        buildApp({ stage: 'qa', context: { ...skipBundling, retryBaseSeconds: bad } }),
-      ).toThrow(/retryBaseSeconds|must be a number/);
+      expect(() => buildTestApp({ stage: 'qa', context: { retryBaseSeconds: bad } })).toThrow(
+        /retryBaseSeconds|must be a number/,
+      );
     }
   });
 
   it('creates an alarm topic only with context alarmEmail', () => {
     template.resourceCountIs('AWS::SNS::Topic', 0);
-    const withEmail = buildApp({
+    const withEmail = buildTestApp({
       stage: 'prod',
       context: {
-        ...skipBundling,
         alarmEmail: 'ops@example.com',
         citrusUrl: 'https://citrus.example.com',
       },
