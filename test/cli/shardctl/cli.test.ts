@@ -146,10 +146,12 @@ describe('shardctl status', () => {
       failureReason: { DataType: 'String', StringValue: 'invalid message' },
     });
     await waitFor('a sweep summary', async () => (await sweepCount()) > 0);
-    const status = await waitFor('the unplaced workspace in status', async () => {
-      const s = await json(['status']);
-      return s.workspaces.pending_placement.count === 1 ? s : undefined;
-    });
+    // Waited for in the table: each look through the CLI is a node process.
+    await waitFor(
+      'the unplaced workspace pending placement',
+      async () => (await stores.workspaces.get('ws-unplaced'))?.status === 'pending_placement',
+    );
+    const status = await json(['status']);
     expect(status).toMatchObject({
       stage: LOCAL.stage,
       shards: { known: 3, failed: { count: 0, items: [] } },
@@ -256,12 +258,17 @@ describe('shardctl dlq', () => {
     expect(done).toMatchObject({ matched: 1, replayed: 1 });
     expect(ids(done.looping)).toEqual(['looping']);
     // Poison again: the handler sends it back, with the replay counted.
-    const back = await waitFor('the replayed message back in the DLQ', async () => {
-      const letters = await json(['dlq', 'peek', DLQ, '--limit', '10']);
-      return letters.find((l: { businessId: string; replayCount: number }) =>
-        l.businessId === 'inside' && l.replayCount === 1 ? l : undefined,
+    await waitFor('the replayed message back in the DLQ', async () => {
+      return (
+        (await queueDepth(stack, DLQ)) === 5 && (await queueDepth(stack, 'shard-creation')) === 0
       );
     });
+    const letters = await json(['dlq', 'peek', DLQ, '--limit', '10']);
+    const back = letters.find(
+      (l: { businessId: string; replayCount: number }) =>
+        l.businessId === 'inside' && l.replayCount === 1,
+    );
+    expect(back, JSON.stringify(letters)).toBeDefined();
     expect(back.failureReason).toMatch(/businessType/);
 
     const guarded = await json([
