@@ -142,7 +142,19 @@ export class LambdaPool {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const w of this.waiters.splice(0)) w.reject(new Error('pool stopped'));
-    await Promise.all(this.slots.splice(0).map((s) => this.kill(s)));
+    const slots = this.slots.splice(0);
+    // An invocation still running fails now, as one whose sandbox is shut down does: left to
+    // its timeout, it would hold whoever waits for it (a poller's drain) for up to 15 minutes.
+    for (const slot of slots) {
+      slot.dead = true;
+      slot.pending?.settle({
+        type: 'result',
+        id: slot.pending.id,
+        ok: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: 'sandbox shut down: pool stopped' },
+      });
+    }
+    await Promise.all(slots.map((s) => this.kill(s)));
   }
 
   private acquire(): Promise<Slot> {

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LambdaPool } from '../../../local/runtime/lambda-pool.ts';
 
 const FIXTURE = new URL('./fixtures/runtime-flags.mjs', import.meta.url).pathname;
+const HANDLERS = new URL('./fixtures/handlers.ts', import.meta.url).pathname;
 
 describe('LambdaPool sandboxes', () => {
   const pools: LambdaPool[] = [];
@@ -41,5 +42,37 @@ describe('LambdaPool sandboxes', () => {
       execArgv: ['--enable-source-maps'],
       sourceMapsEnabled: true,
     });
+  });
+
+  it('fails an invocation still running when it stops, at once rather than at its timeout', async () => {
+    const pool = new LambdaPool(
+      {
+        name: 'slow',
+        functionName: 'slow',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:slow',
+        entry: HANDLERS,
+        exportName: 'slow',
+        // Far beyond the test's own timeout: an invocation left to it fails the test.
+        timeoutSeconds: 900,
+        memorySize: 128,
+        env: { AWS_REGION: 'us-east-1' },
+      },
+      1,
+      () => undefined,
+    );
+    pools.push(pool);
+    expect(await pool.invoke({ sleepMs: 0 })).toMatchObject({ ok: true });
+    const running = pool.invoke({ sleepMs: 3_600_000 });
+    // The warm sandbox has been handed the event (one turn of the event loop).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.inFlight).toBe(1);
+    await pool.stop();
+    expect(await running).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Runtime.ExitError', errorMessage: expect.stringContaining('stopped') },
+    });
+    expect(pool.inFlight).toBe(0);
+    await expect(pool.invoke({ sleepMs: 0 })).rejects.toThrow(/stopped/);
   });
 });
