@@ -16,6 +16,14 @@ const WAITING =
   /\/test\/(integration\/(?!workspace-lifecycle)|local\/runtime\/event-source|shared\/store\/stores|local\/emulators\/sqs\.test)/;
 
 /**
+ * The busy files that take longest (a local stack driven through spawned clients, property
+ * tests over the emulators): first among the busy ones, also on a fresh clone, where vitest
+ * has no durations yet and orders by size.
+ */
+const BUSY_FIRST =
+  /\/test\/(cli\/shardctl\/cli\.test|local\/emulators\/sqs-aws-cli|local\/cli\/start\.test|integration\/workspace-lifecycle|shared\/domain\/(workspace-lifecycle|convergence|retry)\.test)/;
+
+/**
  * Slowest files first (vitest's own order within each kind: longest first once a run has
  * recorded durations, larger files first on a fresh clone): the chaos run, the synthesis files,
  * the isolated files, then the waiting files and the busy ones alternately.
@@ -32,7 +40,10 @@ export class SlowFirstSequencer extends BaseSequencer {
     const infra = INFRA.flatMap((pattern) => take((f) => pattern.test(f.moduleId)));
     const waiting = take((f) => WAITING.test(f.moduleId));
     // The main project's (vitest.config.ts): its workers take file after file.
-    const busy = take((f) => f.project.name === 'main');
+    const busy = [
+      ...take((f) => f.project.name === 'main' && BUSY_FIRST.test(f.moduleId)),
+      ...take((f) => f.project.name === 'main'),
+    ];
     const mixed: TestSpecification[] = [];
     for (let i = 0; i < Math.max(waiting.length, busy.length); i++) {
       if (waiting[i]) mixed.push(waiting[i]!);
