@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { LambdaPool } from '../../../local/runtime/lambda-pool.ts';
+import { LambdaPool, type PoolFunction } from '../../../local/runtime/lambda-pool.ts';
 
 const FIXTURE = new URL('./fixtures/runtime-flags.mjs', import.meta.url).pathname;
 const HANDLERS = new URL('./fixtures/handlers.ts', import.meta.url).pathname;
@@ -8,16 +8,20 @@ describe('LambdaPool sandboxes', () => {
   const pools: LambdaPool[] = [];
   afterAll(() => Promise.all(pools.map((p) => p.stop())));
 
-  const poolWith = (env: Record<string, string>) => {
+  /** A one-sandbox pool of `exportName` from `entry` (default: the runtime-flags fixture). */
+  const poolOf = (fn: { env?: Record<string, string> } & Partial<PoolFunction> = {}) => {
+    const { env = {}, ...rest } = fn;
+    const name = rest.exportName ?? 'handler';
     const pool = new LambdaPool(
       {
-        name: 'echo',
-        functionName: 'echo',
-        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:echo',
+        name,
+        functionName: name,
+        functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
         entry: FIXTURE,
         exportName: 'handler',
         timeoutSeconds: 30,
         memorySize: 128,
+        ...rest,
         env: { AWS_REGION: 'us-east-1', ...env },
       },
       1,
@@ -26,6 +30,7 @@ describe('LambdaPool sandboxes', () => {
     pools.push(pool);
     return pool;
   };
+  const poolWith = (env: Record<string, string>) => poolOf({ env });
 
   const flagsIn = async (pool: LambdaPool) => {
     const result = await pool.invoke({});
@@ -45,22 +50,8 @@ describe('LambdaPool sandboxes', () => {
   });
 
   it('fails an invocation still running when it stops, at once rather than at its timeout', async () => {
-    const pool = new LambdaPool(
-      {
-        name: 'slow',
-        functionName: 'slow',
-        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:slow',
-        entry: HANDLERS,
-        exportName: 'slow',
-        // Far beyond the test's own timeout: an invocation left to it fails the test.
-        timeoutSeconds: 900,
-        memorySize: 128,
-        env: { AWS_REGION: 'us-east-1' },
-      },
-      1,
-      () => undefined,
-    );
-    pools.push(pool);
+    // Its timeout far beyond the test's own: an invocation left to it fails the test.
+    const pool = poolOf({ entry: HANDLERS, exportName: 'slow', timeoutSeconds: 900 });
     expect(await pool.invoke({ sleepMs: 0 })).toMatchObject({ ok: true });
     const running = pool.invoke({ sleepMs: 3_600_000 });
     // The warm sandbox has been handed the event (one turn of the event loop).
