@@ -18,14 +18,23 @@ const LOCATIONS = Number(process.env.BENCH_LOCATIONS ?? 200);
 const LATENCIES_MS = numbersFromEnv('BENCH_LATENCIES', [0, 20]);
 const SHARDS = 4;
 const NODES_PER_SHARD = 3;
-// Enough to start every sandbox (5 concurrent batches of 10), so cold starts stay out of the run.
-const WARMUP = 50;
+/**
+ * Rounds of LOCATIONS before the measured ones. A Lambda sandbox serves thousands of
+ * invocations; one that has served a few is still mostly V8 compiling its bundle (each sandbox
+ * is an isolate of its own, as in Lambda). Measured here, 200 locations a round, 5 sandboxes:
+ * 33-47 ms of CPU per message in the first round, falling to 15-19 ms by the 8th and flat
+ * after (20 rounds). The first round is the cold figure: `warmUp[0]`.
+ */
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 8);
+/** Measured rounds; the run reports their median (the VM's speed moves within seconds). */
+const MEASURED_ROUNDS = 3;
 const POLL_MS = 10;
 const TIMEOUT_MS = 180_000;
+export const TARGET_MESSAGES_PER_SECOND = 150;
+export const TARGET_NODE_LATENCY_MS = 20;
 
-export interface ThroughputRun {
-  nodeLatencyMs: number;
-  locations: number;
+/** One round: LOCATIONS new locations sent at once, until each is on every node of its shard. */
+export interface ThroughputRound {
   /** First send to the last location initialised on every node of its shard. */
   totalMs: number;
   messagesPerSecond: number;
@@ -33,61 +42,58 @@ export interface ThroughputRun {
   sendMs: number;
   /** Per location, first send to initialised everywhere. */
   completionMs: { p50: number; p95: number; max: number };
-  runtime: ReturnType<typeof diffStats>;
-  /** Node agent requests during the measurement (N x nodes per shard when nothing is retried). */
-  nodeRequests: number;
-  stackStartMs: number;
   /**
-   * Share of the measurement the benchmark process's main thread was busy: it runs the SQS
-   * and DynamoDB emulators, the simulators and the pollers (the handlers run in worker threads).
+   * Share of the round the benchmark process's main thread was busy: it runs the simulators
+   * and the pollers (emulators and handlers run on threads of their own).
    */
   mainThreadBusy: number;
   /**
-   * CPU time of the whole process (every thread: emulators, simulators, pollers, sandboxes) per
-   * location during the measurement. Unlike msg/s it hardly depends on what else the machine
-   * runs: N dedicated cores can do at most N x 1000 / cpuMsPerMessage msg/s.
+   * CPU time of the whole process (every thread: emulators, simulators, pollers, sandboxes, V8's
+   * compiler and GC threads) per location. Unlike msg/s it hardly depends on what else the
+   * machine runs: N dedicated cores can do at most N x 1000 / cpuMsPerMessage msg/s.
    */
   cpuMsPerMessage: number;
+}
+
+export interface ThroughputRun extends ThroughputRound {
+  nodeLatencyMs: number;
+  locations: number;
+  /** Every measured round; the fields above are those of the median one (by msg/s). */
+  rounds: ThroughputRound[];
+  /** msg/s and CPU per message of each warm-up round, the first one on fresh sandboxes. */
+  warmUp: Array<Pick<ThroughputRound, 'messagesPerSecond' | 'cpuMsPerMessage'>>;
+  runtime: ReturnType<typeof diffStats>;
+  /** Node agent requests during the measured rounds (N x nodes per shard each, if no retries). */
+  nodeRequests: number;
+  stackStartMs: number;
 }
 
 export interface ThroughputResult {
   locations: number;
   shards: number;
   nodesPerShard: number;
-  warmupLocations: number;
+  /** Rounds of `locations` each run sent before its measured rounds. */
+  warmUpRounds: number;
+  measuredRounds: number;
   mapping: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency: number };
   runs: ThroughputRun[];
 }
 
-const keyOf = (i: number, prefix: string) => `biz-bench#${prefix}-${String(i).padStart(4, '0')}`;
-
-async function measure(
-  stack: LocalStack,
-  nodeLatencyMs: number,
-  stackStartMs: number,
-): Promise<ThroughputRun> {
+async function measureRound(stack: LocalStack, prefix: string): Promise<ThroughputRound> {
   const fleet = stack.fleet!;
   const producer = new ShardControlProducer({ sqs: stack.sqs, queueUrls: stack.queues });
-  const locations = (prefix: string, n: number) =>
-    Array.from({ length: n }, (_, i) => ({
-      businessId: 'biz-bench',
-      locationId: `${prefix}-${String(i).padStart(4, '0')}`,
-      businessType: 'restaurant',
-    }));
+  const locations = Array.from({ length: LOCATIONS }, (_, i) => ({
+    businessId: 'biz-bench',
+    locationId: `${prefix}-${String(i).padStart(4, '0')}`,
+    businessType: 'restaurant',
+  }));
   const initialised = (key: string) =>
     fleet.nodes.filter((n) => n.state.schemas.has(key)).length === NODES_PER_SHARD;
-
-  // Warm-up: sandboxes started and modules loaded, so the run measures the flow, not cold starts.
-  await producer.sendShardCreates(locations('warm', WARMUP));
-  await stack.waitForIdle(60_000);
-
-  const before = runtimeStats(stack, 'shard-creation', 'shard-creation');
-  const putsBefore = fleet.nodes.reduce((n, node) => n + node.requests.length, 0);
-  const keys = Array.from({ length: LOCATIONS }, (_, i) => keyOf(i, 'loc'));
+  const keys = locations.map((l) => `${l.businessId}#${l.locationId}`);
   const elu = performance.eventLoopUtilization();
   const cpu = process.cpuUsage();
   const t0 = performance.now();
-  const sending = producer.sendShardCreates(locations('loc', LOCATIONS));
+  const sending = producer.sendShardCreates(locations);
   const polling = pollUntilDone(keys, initialised, TIMEOUT_MS, POLL_MS);
   const sent = await sending;
   const sendMs = performance.now() - t0;
@@ -96,13 +102,9 @@ async function measure(
   const totalMs = Math.max(...doneAt.values()) - t0;
   const mainThreadBusy = round(performance.eventLoopUtilization(elu).utilization, 2);
   const cpuUsed = process.cpuUsage(cpu);
-  const cpuMsPerMessage = round((cpuUsed.user + cpuUsed.system) / 1000 / LOCATIONS, 1);
   await stack.waitForIdle(60_000);
   const completions = [...doneAt.values()].map((t) => t - t0);
-  const nodeRequests = fleet.nodes.reduce((n, node) => n + node.requests.length, 0) - putsBefore;
   return {
-    nodeLatencyMs,
-    locations: LOCATIONS,
     totalMs: Math.round(totalMs),
     messagesPerSecond: round((LOCATIONS / totalMs) * 1000, 1),
     sendMs: Math.round(sendMs),
@@ -111,11 +113,36 @@ async function measure(
       p95: Math.round(percentile(completions, 95)),
       max: Math.round(Math.max(...completions)),
     },
-    runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
-    nodeRequests,
-    stackStartMs,
     mainThreadBusy,
-    cpuMsPerMessage,
+    cpuMsPerMessage: round((cpuUsed.user + cpuUsed.system) / 1000 / LOCATIONS, 1),
+  };
+}
+
+async function measure(
+  stack: LocalStack,
+  nodeLatencyMs: number,
+  stackStartMs: number,
+): Promise<ThroughputRun> {
+  const warmUp: ThroughputRun['warmUp'] = [];
+  for (let i = 0; i < WARMUP_ROUNDS; i++) {
+    const { messagesPerSecond, cpuMsPerMessage } = await measureRound(stack, `warm${i}`);
+    warmUp.push({ messagesPerSecond, cpuMsPerMessage });
+  }
+  const fleet = stack.fleet!;
+  const before = runtimeStats(stack, 'shard-creation', 'shard-creation');
+  const requestsBefore = fleet.nodes.reduce((n, node) => n + node.requests.length, 0);
+  const rounds: ThroughputRound[] = [];
+  for (let i = 0; i < MEASURED_ROUNDS; i++) rounds.push(await measureRound(stack, `loc${i}`));
+  const byRate = [...rounds].sort((a, b) => a.messagesPerSecond - b.messagesPerSecond);
+  return {
+    nodeLatencyMs,
+    locations: LOCATIONS,
+    ...byRate[Math.floor(byRate.length / 2)]!,
+    rounds,
+    warmUp,
+    runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),
+    nodeRequests: fleet.nodes.reduce((n, node) => n + node.requests.length, 0) - requestsBefore,
+    stackStartMs,
   };
 }
 
@@ -154,7 +181,8 @@ async function run(): Promise<ThroughputResult> {
     locations: LOCATIONS,
     shards: SHARDS,
     nodesPerShard: NODES_PER_SHARD,
-    warmupLocations: WARMUP,
+    warmUpRounds: WARMUP_ROUNDS,
+    measuredRounds: MEASURED_ROUNDS,
     mapping,
     runs,
   };
@@ -165,7 +193,7 @@ function format(result: ThroughputResult): string {
   return [
     `${result.locations} shard.create at once, ${result.shards} shards x ${result.nodesPerShard} nodes, ` +
       `event source batch ${m.batchSize} / window ${m.maxBatchingWindowSeconds} s / concurrency ${m.maxConcurrency}, ` +
-      `after a ${result.warmupLocations}-location warm-up`,
+      `after ${result.warmUpRounds} warm-up rounds; median of ${result.measuredRounds} rounds`,
     table(
       [
         'node latency ms',
@@ -181,6 +209,8 @@ function format(result: ThroughputResult): string {
         'node requests',
         'main thread busy',
         'CPU ms/msg',
+        'cold msg/s',
+        'cold CPU ms/msg',
       ],
       result.runs.map((r) => [
         r.nodeLatencyMs,
@@ -196,9 +226,21 @@ function format(result: ThroughputResult): string {
         r.nodeRequests,
         r.mainThreadBusy,
         r.cpuMsPerMessage,
+        r.warmUp[0]?.messagesPerSecond,
+        r.warmUp[0]?.cpuMsPerMessage,
       ]),
     ),
+    `target >= ${TARGET_MESSAGES_PER_SECOND} msg/s at ${TARGET_NODE_LATENCY_MS} ms node latency: ${verdict(result)}`,
   ].join('\n');
+}
+
+const judged = (result: ThroughputResult) =>
+  result.runs.find((r) => r.nodeLatencyMs === TARGET_NODE_LATENCY_MS);
+
+function verdict(result: ThroughputResult): string {
+  const run = judged(result);
+  if (!run) return `not measured (BENCH_LATENCIES has no ${TARGET_NODE_LATENCY_MS})`;
+  return `${run.messagesPerSecond >= TARGET_MESSAGES_PER_SECOND ? 'PASS' : 'FAIL'} (${run.messagesPerSecond} msg/s)`;
 }
 
 export const shardCreateThroughput: Benchmark<ThroughputResult> = {
@@ -206,4 +248,5 @@ export const shardCreateThroughput: Benchmark<ThroughputResult> = {
   description: `shard.create end to end on the local stack: N locations at once until on every node, node latency ${LATENCIES_MS.join(' / ')} ms`,
   run,
   format,
+  passed: (r) => (judged(r)?.messagesPerSecond ?? 0) >= TARGET_MESSAGES_PER_SECOND,
 };
