@@ -1,6 +1,5 @@
 // Adapters built from configuration, rebuilt only when the configuration changes (the config
 // source returns the same object while the SSM values are unchanged).
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CitrusClient } from '../adapters/citrus-client.ts';
 import { type Config, createConfigSource } from '../adapters/config.ts';
 import { fanOut, NodeAgentClient } from '../adapters/node-agent-client.ts';
@@ -18,10 +17,7 @@ const loadConfig = createConfigSource({
   maxAgeSeconds: Number(process.env.CONFIG_MAX_AGE_SECONDS ?? 300),
 });
 
-export const stores = createStores({
-  tableName: requireEnv(ENV.tableName),
-  client: new DynamoDBClient({}),
-});
+export const stores = createStores({ tableName: requireEnv(ENV.tableName) });
 
 export interface Runtime {
   config: Config;

@@ -1,6 +1,6 @@
 // Source reconciliation's records (the SOURCE partition) and its read-only view of our state.
 import { createHash } from 'node:crypto';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { mapSettled } from '../domain/pool.ts';
 import type {
   LocationRef,
@@ -28,7 +28,7 @@ import {
   TTL_ATTRIBUTE,
   TTL_SECONDS,
 } from './schema.ts';
-import type { Table } from './table.ts';
+import { type Table, toAttributes } from './table.ts';
 
 /**
  * Absent workspaces live in this many items, grouped by the instant they were first missed
@@ -136,7 +136,7 @@ export class SourceStore implements SourceStateStore {
     await this.#batchWrite(
       deletions.map((d) => ({
         PutRequest: {
-          Item: {
+          Item: toAttributes({
             ...keys.sourceHeld(d.workspaceId),
             type: 'source-held',
             ...d,
@@ -144,7 +144,7 @@ export class SourceStore implements SourceStateStore {
             version: 1,
             createdAt: now,
             updatedAt: now,
-          },
+          }),
         },
       })),
     );
@@ -165,7 +165,7 @@ export class SourceStore implements SourceStateStore {
 
   async release(workspaceIds: readonly string[]) {
     await this.#batchWrite(
-      workspaceIds.map((id) => ({ DeleteRequest: { Key: keys.sourceHeld(id) } })),
+      workspaceIds.map((id) => ({ DeleteRequest: { Key: toAttributes(keys.sourceHeld(id)) } })),
     );
   }
 
@@ -174,8 +174,8 @@ export class SourceStore implements SourceStateStore {
   }
 
   /** Puts and deletes in batches of 25, retrying unprocessed items with backoff. */
-  async #batchWrite(requests: ReadonlyArray<Record<string, unknown>>) {
-    const batches: Array<Array<Record<string, unknown>>> = [];
+  async #batchWrite(requests: readonly WriteRequest[]) {
+    const batches: WriteRequest[][] = [];
     for (let i = 0; i < requests.length; i += BATCH_WRITE_ITEMS)
       batches.push(requests.slice(i, i + BATCH_WRITE_ITEMS));
     const outcomes = await mapSettled(batches, PARALLEL_REQUESTS, async (batch) => {
@@ -185,9 +185,9 @@ export class SourceStore implements SourceStateStore {
           throw new Error(`${pending.length} SOURCE writes still unprocessed`);
         if (attempt > 1) await sleep(backoffMs(attempt - 1, 50, 2_000));
         const out = await this.table.db.send(
-          new BatchWriteCommand({ RequestItems: { [this.table.name]: pending } }),
+          new BatchWriteItemCommand({ RequestItems: { [this.table.name]: pending } }),
         );
-        pending = (out.UnprocessedItems?.[this.table.name] ?? []) as typeof pending;
+        pending = out.UnprocessedItems?.[this.table.name] ?? [];
       }
     });
     const failed = outcomes.find((o) => o.status === 'rejected');

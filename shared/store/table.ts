@@ -1,18 +1,23 @@
-// The update/query helpers every store shares: one DocumentClient, a clock, and writes that
+// The update/query helpers every store shares: one DynamoDB client, a clock, and writes that
 // maintain `version`, `createdAt` and `updatedAt`. Single-item conditional writes only (a
 // batch of them is one request, but each statement still succeeds or fails on its own).
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+// Items are plain objects here and DynamoDB JSON on the wire: the table marshals them itself
+// rather than through the DocumentClient, which resolves two middleware stacks on every call
+// and cannot use the SDK's handler cache (createDynamoDbClient).
 import {
+  type AttributeValue,
   BatchExecuteStatementCommand,
-  BatchGetCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  GetItemCommand,
+  PutItemCommand,
   paginateQuery,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { convertToAttr, marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { backoffMs, sleep } from '../domain/retry.ts';
 import { type ItemKey, TABLE_KEY } from './schema.ts';
 
@@ -28,6 +33,7 @@ export interface UpdateSpec {
 
 export interface TableOptions {
   tableName: string;
+  /** Default: createDynamoDbClient(). */
   client?: DynamoDBClient;
   clock?: () => Date;
 }
@@ -61,6 +67,41 @@ const RETRYABLE_STATEMENT_ERRORS = new Set<string>([
   'InternalServerError',
   'TransactionConflict',
 ]);
+
+/**
+ * A DynamoDB client for the functions. `cacheMiddleware` resolves each command's middleware
+ * stack once instead of on every call, and the SDK's logger middleware is left out: it redacts
+ * every request and response for a logger that does nothing unless one is configured (we log
+ * through Powertools). Together with marshalling here instead of in the DocumentClient: 0.67
+ * instead of 0.79-0.99 ms of CPU per UpdateItem against a local server.
+ */
+export function createDynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
+  const client = new DynamoDBClient({ ...config, cacheMiddleware: true });
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
+}
+
+const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
+
+/** A plain object as DynamoDB JSON (undefined attributes left out, as the DocumentClient does). */
+export const toAttributes = (values: Record<string, unknown>): Record<string, AttributeValue> =>
+  marshall(values, MARSHALL_OPTIONS);
+
+/** An item in DynamoDB JSON as a plain object. */
+export const fromAttributes = <T>(item: Record<string, AttributeValue>): T => unmarshall(item) as T;
+
+/** A Query as the stores write it (plain values), for the wire. */
+export type ItemQuery = Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>;
+
+/** The query in DynamoDB JSON, on `table`. */
+export function queryRequest(table: string, query: ItemQuery) {
+  const { ExpressionAttributeValues: values, ...rest } = query;
+  return {
+    ...rest,
+    TableName: table,
+    ...(values ? { ExpressionAttributeValues: toAttributes(values) } : {}),
+  };
+}
 
 const isConditionFailure = (error: unknown): error is ConditionalCheckFailedException =>
   error instanceof ConditionalCheckFailedException;
@@ -156,13 +197,11 @@ async function sendUntilDone<T>(
 
 export class Table {
   readonly name: string;
-  readonly db: DynamoDBDocumentClient;
+  readonly db: DynamoDBClient;
   readonly clock: () => Date;
 
   constructor(options: TableOptions) {
-    this.db = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient({}), {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.db = options.client ?? createDynamoDbClient();
     this.name = options.tableName;
     this.clock = options.clock ?? (() => new Date());
   }
@@ -173,9 +212,9 @@ export class Table {
 
   async get<T>(key: ItemKey): Promise<T | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.name, Key: key, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.name, Key: toAttributes(key), ConsistentRead: true }),
     );
-    return Item as T | undefined;
+    return Item ? fromAttributes<T>(Item) : undefined;
   }
 
   /** Whether the write happened (false: its condition did not hold). */
@@ -188,11 +227,13 @@ export class Table {
    * item as it was (in the same call: no second read).
    */
   write<T>(key: ItemKey, spec: UpdateSpec, returnItems = true): Promise<WriteResult<T>> {
+    const { ExpressionAttributeValues, ...update } = buildUpdate(spec, this.now());
     return this.#send<T>(
-      new UpdateCommand({
+      new UpdateItemCommand({
         TableName: this.name,
-        Key: key,
-        ...buildUpdate(spec, this.now()),
+        Key: toAttributes(key),
+        ...update,
+        ExpressionAttributeValues: toAttributes(ExpressionAttributeValues),
         ...(returnItems
           ? { ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }
           : {}),
@@ -206,29 +247,36 @@ export class Table {
     const now = this.now();
     const stamped = { version: 1, createdAt: now, updatedAt: now, ...item };
     const result = await this.#send(
-      new PutCommand({ TableName: this.name, Item: stamped, ConditionExpression: condition }),
+      new PutItemCommand({
+        TableName: this.name,
+        Item: toAttributes(stamped),
+        ConditionExpression: condition,
+      }),
       false,
     );
     return result.written;
   }
 
-  async #send<T>(command: UpdateCommand | PutCommand, returnItems: boolean) {
+  async #send<T>(command: UpdateItemCommand | PutItemCommand, returnItems: boolean) {
     try {
-      const { Attributes } = await this.db.send(command as UpdateCommand);
-      return { written: true as const, item: (returnItems ? Attributes : undefined) as T };
+      const { Attributes } = await this.db.send(command as UpdateItemCommand);
+      return {
+        written: true as const,
+        item: (returnItems && Attributes ? fromAttributes<T>(Attributes) : undefined) as T,
+      };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      // The low-level exception carries the old item in DynamoDB JSON.
-      const old = returnItems && error.Item ? (unmarshall(error.Item) as T) : undefined;
+      // The exception carries the old item (ReturnValuesOnConditionCheckFailure).
+      const old = returnItems && error.Item ? fromAttributes<T>(error.Item) : undefined;
       return { written: false as const, ...(old ? { current: old } : {}) };
     }
   }
 
   /** Every item a Query returns, page after page. */
-  async query<T>(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>) {
+  async query<T>(query: ItemQuery) {
     const items: T[] = [];
-    for await (const page of paginateQuery({ client: this.db }, { ...input, TableName: this.name }))
-      items.push(...((page.Items ?? []) as T[]));
+    for await (const page of paginateQuery({ client: this.db }, queryRequest(this.name, query)))
+      for (const item of page.Items ?? []) items.push(fromAttributes<T>(item));
     return items;
   }
 
@@ -273,7 +321,14 @@ export class Table {
       BATCH_UPDATE_ATTEMPTS,
       async (pending) => {
         const { Responses = [] } = await this.db.send(
-          new BatchExecuteStatementCommand({ Statements: pending.map((p) => p.statement) }),
+          new BatchExecuteStatementCommand({
+            Statements: pending.map(({ statement }) => ({
+              Statement: statement.Statement,
+              Parameters: statement.Parameters.map((value) =>
+                convertToAttr(value, MARSHALL_OPTIONS),
+              ),
+            })),
+          }),
         );
         const retry: PendingStatement[] = [];
         retryCodes = [];
@@ -304,12 +359,16 @@ export class Table {
       BATCH_GET_ATTEMPTS,
       async (pending) => {
         const { Responses, UnprocessedKeys } = await this.db.send(
-          new BatchGetCommand({
-            RequestItems: { [this.name]: { Keys: pending, ConsistentRead: true } },
+          new BatchGetItemCommand({
+            RequestItems: {
+              [this.name]: { Keys: pending.map((key) => toAttributes(key)), ConsistentRead: true },
+            },
           }),
         );
-        items.push(...((Responses?.[this.name] ?? []) as T[]));
-        return (UnprocessedKeys?.[this.name]?.Keys ?? []) as ItemKey[];
+        for (const item of Responses?.[this.name] ?? []) items.push(fromAttributes<T>(item));
+        return (UnprocessedKeys?.[this.name]?.Keys ?? []).map((key) =>
+          fromAttributes<ItemKey>(key),
+        );
       },
       (left, rounds) => `${left.length} keys still unprocessed after ${rounds} reads`,
     );

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type NodeTransition, nextNodeState } from '../../../shared/domain/node-status.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
 import { createStores, type TableStores } from '../../../shared/store/index.ts';
+import { createDynamoDbClient } from '../../../shared/store/table.ts';
 import {
   DYNAMO_START_TIMEOUT_MS,
   type DynamoEndpoint,
@@ -123,6 +124,43 @@ describeEachDynamoTarget((target) => {
     });
     expect(record?.claimedBy).toBeUndefined();
     expect(record?.createdAt).toBe('2026-11-22T10:00:00.000Z');
+  });
+
+  it("works the same through the functions' client: handler cache, no SDK logger", async () => {
+    const functions = createDynamoDbClient({
+      endpoint: endpoint.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    expect(functions.middlewareStack.identify().join()).not.toContain('loggerMiddleware');
+    const stores = createStores({
+      tableName: repo.table.name,
+      client: functions,
+      clock: () => now,
+    });
+    try {
+      // Each command twice or more: the second goes through the cached handler.
+      for (const locationId of ['loc-a', 'loc-b']) {
+        const at = { ...location, locationId };
+        await expect(stores.locations.claim(at, 'm1', 60_000)).resolves.toEqual({
+          outcome: 'claimed',
+        });
+        await stores.locations.complete(at, { shardId: 'shard-001', shardKey: 'key-1' });
+        await expect(stores.locations.claim(at, 'm2', 60_000)).resolves.toMatchObject({
+          outcome: 'assigned',
+          shardId: 'shard-001',
+        });
+        await expect(stores.locations.get(at)).resolves.toMatchObject({ status: 'active' });
+        await stores.shards.recordTopology(topology);
+        await expect(stores.nodes.markPendingSync('shard-001', 'n1', 'down')).resolves.toBe(true);
+      }
+      expect((await stores.nodes.list('shard-001')).map((n) => n.status)).toEqual([
+        'pending_sync',
+        'active',
+      ]);
+    } finally {
+      functions.destroy();
+    }
   });
 
   it('releases a claim only for its owner', async () => {
