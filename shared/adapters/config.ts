@@ -62,11 +62,17 @@ export function createConfigSource(options: ConfigSourceOptions) {
     keys.map((key) => [`${prefix}/${PARAMETERS[key].name}`, { decrypt: PARAMETERS[key].secure }]),
   );
 
+  const maxAgeMs = (options.maxAgeSeconds ?? 300) * 1000;
   // The same values give back the same object, so callers can cache clients by identity.
-  let last: { fingerprint: string; config: Config } | undefined;
+  let last: { fingerprint: string; config: Config; readAt: number } | undefined;
 
   /** `fresh` skips the cache (the sweep's kill switch must act on the next run, not in 5 min). */
   return async function loadConfig(read: { fresh?: boolean } = {}): Promise<Config> {
+    // Every record reads the configuration, so a valid one is kept for maxAge here, not only in
+    // Powertools' cache: given secrets and plain values in one request, Powertools 2.35 sends a
+    // GetParameter per secret on every call (three SSM requests per record, against SSM's
+    // 40 requests/s), and it never caches a parameter that does not exist (the optional ones).
+    if (!read.fresh && last && Date.now() - last.readAt < maxAgeMs) return last.config;
     let values: Record<string, unknown>;
     // getParametersByName has no forceFetch (Powertools 2.35): drop this provider's cache instead.
     if (read.fresh) provider.clearCache();
@@ -82,7 +88,10 @@ export function createConfigSource(options: ConfigSourceOptions) {
       );
     }
     const fingerprint = JSON.stringify(values);
-    if (last?.fingerprint === fingerprint) return last.config;
+    if (last?.fingerprint === fingerprint) {
+      last.readAt = Date.now();
+      return last.config;
+    }
     const value = (key: ParameterKey): string => {
       const found = values[`${prefix}/${PARAMETERS[key].name}`];
       if (typeof found === 'string' && found.length > 0) return found;
@@ -143,7 +152,7 @@ export function createConfigSource(options: ConfigSourceOptions) {
       },
       source: source(),
     };
-    last = { fingerprint, config };
+    last = { fingerprint, config, readAt: Date.now() };
     return config;
   };
 }

@@ -9,20 +9,22 @@ let ssm: SSMClient;
 let stages = 0;
 const KEYS = '{"current":{"id":"k1","secret":"very-secret-signing-key"}}';
 
+const CLIENT_CONFIG = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+};
+
 beforeAll(async () => {
   emulator = await startSsmEmulator({ port: 0 });
-  ssm = new SSMClient({
-    endpoint: emulator.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
+  ssm = new SSMClient({ endpoint: emulator.url, ...CLIENT_CONFIG });
 });
 afterAll(() => emulator.stop());
 
-async function stage(values: Record<string, [string, 'String' | 'SecureString']>) {
+/** A stage with these parameters; `load` reads it through `client` (default: the shared one). */
+async function stage(values: Record<string, [string, 'String' | 'SecureString']>, client = ssm) {
   const name = `cfg${++stages}`;
-  for (const [key, [Value, Type]] of Object.entries(values)) {
-    await ssm.send(
+  const put = (key: string, Value: string, Type: 'String' | 'SecureString' = 'String') =>
+    ssm.send(
       new PutParameterCommand({
         Name: `/shard-control/${name}/${key}`,
         Value,
@@ -30,18 +32,12 @@ async function stage(values: Record<string, [string, 'String' | 'SecureString']>
         Overwrite: true,
       }),
     );
-  }
-  const put = (key: string, Value: string) =>
-    ssm.send(
-      new PutParameterCommand({
-        Name: `/shard-control/${name}/${key}`,
-        Value,
-        Type: 'String',
-        Overwrite: true,
-      }),
-    );
+  for (const [key, [value, type]] of Object.entries(values)) await put(key, value, type);
   return {
-    load: createConfigSource({ stage: name, provider: new SSMProvider({ awsSdkV3Client: ssm }) }),
+    load: createConfigSource({
+      stage: name,
+      provider: new SSMProvider({ awsSdkV3Client: client }),
+    }),
     put,
   };
 }
@@ -81,6 +77,30 @@ describe('createConfigSource', () => {
     const fresh = await load({ fresh: true });
     expect(fresh.reconcile.enabled).toBe(false);
     expect(fresh).not.toBe(first);
+  });
+
+  it('reads SSM once per cache lifetime, secrets included', async () => {
+    const counted = new SSMClient({ endpoint: emulator.url, ...CLIENT_CONFIG });
+    const sent: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countSsmRequests' },
+    );
+    const { load, put } = await stage(required, counted);
+    await load();
+    expect(sent.length).toBeGreaterThan(0);
+    sent.length = 0;
+    // Every record of every batch reads the configuration: none of them may reach SSM.
+    for (let i = 0; i < 5; i++) await load();
+    expect(sent).toEqual([]);
+    // A rotated secret arrives with the next read after the cache lifetime (or a fresh read).
+    await put('citrus/api-key', 'rotated-citrus-key', 'SecureString');
+    expect((await load()).citrus.apiKey.reveal()).toBe('citrus-secret-key');
+    expect((await load({ fresh: true })).citrus.apiKey.reveal()).toBe('rotated-citrus-key');
+    counted.destroy();
   });
 
   it('names a missing required parameter', async () => {
