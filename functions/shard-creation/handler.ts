@@ -1,14 +1,25 @@
+import type { Context } from 'aws-lambda';
 import type { ShardCreateMessage } from '../../shared/contracts/messages.ts';
-import { createShardForLocation } from '../../shared/domain/shard-creation.ts';
+import { createShardForLocation, type ShardLookups } from '../../shared/domain/shard-creation.ts';
 import { domainPorts } from '../../shared/lambda/clients.ts';
 import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
 import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
 
+/** Per invocation (a context each): the records of one batch look each shard up once. */
+const lookupsOf = new WeakMap<Context, ShardLookups>();
+
 export const handler = createSqsConsumer<ShardCreateMessage>({
   accept: ['shard.create'],
   keyOf: ({ data }) => `${data.businessId}#${data.locationId}`,
-  async process({ data }, record) {
-    const result = await createShardForLocation(data, record.messageId, await domainPorts());
+  async process({ data }, record, context) {
+    const lookups = lookupsOf.get(context) ?? new Map();
+    lookupsOf.set(context, lookups);
+    const result = await createShardForLocation(
+      data,
+      record.messageId,
+      await domainPorts(),
+      lookups,
+    );
     if (result.pendingSync.length > 0) {
       metrics.addMetric('NodePushFailures', MetricUnit.Count, result.pendingSync.length);
     }

@@ -14,6 +14,14 @@ export interface ShardCreationResult extends PushResult {
   workspacesPlaced: number;
 }
 
+/**
+ * Shards already fetched from Citrus and recorded, by shard key, for the records of one batch:
+ * Citrus describes a shard the same way to every location placed on it, so a batch of locations
+ * asks it and records the topology once per shard, not once per location. A failed lookup is
+ * dropped, so the next record tries again.
+ */
+export type ShardLookups = Map<string, Promise<{ shardId: string; nodes?: NodeRecord[] }>>;
+
 /** How long a claim on a location keeps other deliveries away (longer than any attempt). */
 export const LOCATION_CLAIM_MS = 120_000;
 
@@ -30,8 +38,9 @@ export async function createShardForLocation(
   location: ShardCreateData,
   owner: string,
   ports: DomainPorts,
+  lookups: ShardLookups = new Map(),
 ): Promise<ShardCreationResult> {
-  const { locations, shards, resources } = ports.stores;
+  const { locations, resources } = ports.stores;
   const { citrus } = ports;
   const schema: SchemaSpec = { ...location };
   const claim = await locations.claim(location, owner, LOCATION_CLAIM_MS);
@@ -55,17 +64,13 @@ export async function createShardForLocation(
     let assignment = claim.registeredAs;
     try {
       assignment ??= await citrus.register(location);
-      const shard = await citrus.getShard(assignment.shardKey);
+      const shard = await lookUpShard(assignment.shardKey, ports, lookups);
       if (shard.shardId !== assignment.shardId) {
         throw new TransientError(
           `Citrus placed the location on ${assignment.shardId} but shard ${assignment.shardKey} is ${shard.shardId}`,
         );
       }
-      ({ nodes } = await shards.recordTopology({
-        shardId: shard.shardId,
-        role: shard.role,
-        nodes: shard.nodes,
-      }));
+      nodes = shard.nodes;
       await resources.putSchema(shard.shardId, schema);
       await locations.complete(location, assignment);
       shardId = shard.shardId;
@@ -86,4 +91,25 @@ export async function createShardForLocation(
   );
   const workspacesPlaced = await placePendingWorkspaces(location, shardId, ports);
   return { shardId, registered, workspacesPlaced, ...pushed };
+}
+
+/** The shard behind a shard key, from Citrus, with its topology recorded: once per batch. */
+function lookUpShard(shardKey: string, ports: DomainPorts, lookups: ShardLookups) {
+  let lookup = lookups.get(shardKey);
+  if (!lookup) {
+    lookup = (async () => {
+      const shard = await ports.citrus.getShard(shardKey);
+      const { nodes } = await ports.stores.shards.recordTopology({
+        shardId: shard.shardId,
+        role: shard.role,
+        nodes: shard.nodes,
+      });
+      return { shardId: shard.shardId, nodes };
+    })();
+    lookups.set(shardKey, lookup);
+    lookup.catch(() => {
+      if (lookups.get(shardKey) === lookup) lookups.delete(shardKey);
+    });
+  }
+  return lookup;
 }

@@ -109,6 +109,46 @@ describe('createShardForLocation', () => {
     expect(p.state.listPendingWorkspaces).toHaveBeenCalledWith(location);
   });
 
+  it('looks a shard up and records its topology once for the locations of a batch', async () => {
+    const p = ports();
+    const lookups = new Map();
+    const second = { ...location, locationId: 'loc-2' };
+    const results = await Promise.all([
+      createShardForLocation(location, 'msg-1', p.ports, lookups),
+      createShardForLocation(second, 'msg-2', p.ports, lookups),
+    ]);
+    expect(results.map((r) => [r.shardId, r.registered, r.succeeded])).toEqual([
+      ['shard-001', true, ['n1', 'n2']],
+      ['shard-001', true, ['n1', 'n2']],
+    ]);
+    expect(p.citrus.register).toHaveBeenCalledTimes(2);
+    expect(p.citrus.getShard).toHaveBeenCalledOnce();
+    expect(p.state.recordTopology).toHaveBeenCalledOnce();
+    expect(p.state.completeLocation).toHaveBeenCalledTimes(2);
+    expect(p.nodes.putSchema).toHaveBeenCalledWith('http://n2', second);
+    // Another batch looks again: a shard's nodes change.
+    await createShardForLocation({ ...location, locationId: 'loc-3' }, 'msg-3', p.ports);
+    expect(p.citrus.getShard).toHaveBeenCalledTimes(2);
+  });
+
+  it('lets the next location of the batch look a shard up again after a failed lookup', async () => {
+    const p = ports();
+    p.citrus.getShard.mockRejectedValueOnce(new TransientError('Citrus answered 503'));
+    const lookups = new Map();
+    await expect(createShardForLocation(location, 'msg-1', p.ports, lookups)).rejects.toThrow(
+      'Citrus answered 503',
+    );
+    expect(p.state.releaseLocation).toHaveBeenCalledOnce();
+    const result = await createShardForLocation(
+      { ...location, locationId: 'loc-2' },
+      'msg-2',
+      p.ports,
+      lookups,
+    );
+    expect(result).toMatchObject({ shardId: 'shard-001', registered: true });
+    expect(p.citrus.getShard).toHaveBeenCalledTimes(2);
+  });
+
   it('does not call Citrus for a location that already has an assignment, but still pushes', async () => {
     const p = ports({ claim: { outcome: 'assigned', shardId: 'shard-001', shardKey: 'key-1' } });
     const result = await createShardForLocation(location, 'msg-2', p.ports);
