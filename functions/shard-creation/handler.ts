@@ -1,19 +1,16 @@
-import type { Context } from 'aws-lambda';
 import type { ShardCreateMessage } from '../../shared/contracts/messages.ts';
+import { SharedReads } from '../../shared/domain/pool.ts';
 import { createShardForLocation, type ShardLookups } from '../../shared/domain/shard-creation.ts';
 import { domainPorts } from '../../shared/lambda/clients.ts';
 import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
 import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
 
-/** Per invocation (a context each): the records of one batch look each shard up once. */
-const lookupsOf = new WeakMap<Context, ShardLookups>();
-
-export const handler = createSqsConsumer<ShardCreateMessage>({
+export const handler = createSqsConsumer<ShardCreateMessage, ShardLookups>({
   accept: ['shard.create'],
   keyOf: ({ data }) => `${data.businessId}#${data.locationId}`,
-  async process({ data }, record, context) {
-    const lookups = lookupsOf.get(context) ?? new Map();
-    lookupsOf.set(context, lookups);
+  // The records of one batch look each shard up once.
+  batch: () => new SharedReads(),
+  async process({ data }, record, _context, lookups) {
     const result = await createShardForLocation(
       data,
       record.messageId,

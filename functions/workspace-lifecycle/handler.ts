@@ -1,14 +1,18 @@
 import type { WorkspaceMessage } from '../../shared/contracts/messages.ts';
+import { SharedReads } from '../../shared/domain/pool.ts';
+import type { NodeRecord } from '../../shared/domain/records.ts';
 import { applyWorkspaceEvent } from '../../shared/domain/workspace-lifecycle.ts';
 import { domainPorts } from '../../shared/lambda/clients.ts';
 import { logger, MetricUnit, metrics } from '../../shared/lambda/observability.ts';
 import { createSqsConsumer } from '../../shared/lambda/sqs-consumer.ts';
 
-export const handler = createSqsConsumer<WorkspaceMessage>({
+export const handler = createSqsConsumer<WorkspaceMessage, SharedReads<NodeRecord[]>>({
   accept: ['workspace.created', 'workspace.deleted'],
   keyOf: ({ data }) => data.workspaceId,
-  async process(message, record) {
-    const result = await applyWorkspaceEvent(message, await domainPorts());
+  // The records of one batch read the nodes of each shard once.
+  batch: () => new SharedReads(),
+  async process(message, record, _context, nodeReads) {
+    const result = await applyWorkspaceEvent(message, await domainPorts(), nodeReads);
     const context = {
       messageId: record.messageId,
       type: message.type,

@@ -42,3 +42,24 @@ export class KeyedSerializer {
     return result;
   }
 }
+
+/**
+ * Reads shared by the records of one batch, by key: the first record that needs one starts it,
+ * the others wait for the same answer. A failed read is forgotten, so the next record reads again.
+ */
+export class SharedReads<T> {
+  readonly #reads = new Map<string, Promise<T>>();
+
+  get(key: string, read: () => Promise<T>): Promise<T> {
+    let pending = this.#reads.get(key);
+    if (!pending) {
+      const started = read();
+      this.#reads.set(key, started);
+      started.catch(() => {
+        if (this.#reads.get(key) === started) this.#reads.delete(key);
+      });
+      pending = started;
+    }
+    return pending;
+  }
+}

@@ -2,6 +2,7 @@ import type { ShardCreateData } from '../contracts/messages.ts';
 import type { SchemaSpec } from '../contracts/node-agent.ts';
 import { PermanentError, TransientError } from './errors.ts';
 import { type PushResult, pushToShard } from './node-push.ts';
+import { SharedReads } from './pool.ts';
 import type { DomainPorts } from './ports.ts';
 import type { NodeRecord } from './records.ts';
 import { placePendingWorkspaces } from './workspace-lifecycle.ts';
@@ -17,10 +18,9 @@ export interface ShardCreationResult extends PushResult {
 /**
  * Shards already fetched from Citrus and recorded, by shard key, for the records of one batch:
  * Citrus describes a shard the same way to every location placed on it, so a batch of locations
- * asks it and records the topology once per shard, not once per location. A failed lookup is
- * dropped, so the next record tries again.
+ * asks it and records the topology once per shard, not once per location.
  */
-export type ShardLookups = Map<string, Promise<{ shardId: string; nodes?: NodeRecord[] }>>;
+export type ShardLookups = SharedReads<{ shardId: string; nodes?: NodeRecord[] }>;
 
 /** How long a claim on a location keeps other deliveries away (longer than any attempt). */
 export const LOCATION_CLAIM_MS = 120_000;
@@ -38,7 +38,7 @@ export async function createShardForLocation(
   location: ShardCreateData,
   owner: string,
   ports: DomainPorts,
-  lookups: ShardLookups = new Map(),
+  lookups: ShardLookups = new SharedReads(),
 ): Promise<ShardCreationResult> {
   const { locations, resources } = ports.stores;
   const { citrus } = ports;
@@ -95,21 +95,13 @@ export async function createShardForLocation(
 
 /** The shard behind a shard key, from Citrus, with its topology recorded: once per batch. */
 function lookUpShard(shardKey: string, ports: DomainPorts, lookups: ShardLookups) {
-  let lookup = lookups.get(shardKey);
-  if (!lookup) {
-    lookup = (async () => {
-      const shard = await ports.citrus.getShard(shardKey);
-      const { nodes } = await ports.stores.shards.recordTopology({
-        shardId: shard.shardId,
-        role: shard.role,
-        nodes: shard.nodes,
-      });
-      return { shardId: shard.shardId, nodes };
-    })();
-    lookups.set(shardKey, lookup);
-    lookup.catch(() => {
-      if (lookups.get(shardKey) === lookup) lookups.delete(shardKey);
+  return lookups.get(shardKey, async () => {
+    const shard = await ports.citrus.getShard(shardKey);
+    const { nodes } = await ports.stores.shards.recordTopology({
+      shardId: shard.shardId,
+      role: shard.role,
+      nodes: shard.nodes,
     });
-  }
-  return lookup;
+    return { shardId: shard.shardId, nodes };
+  });
 }

@@ -1,7 +1,8 @@
 import type { WorkspaceMessage } from '../contracts/messages.ts';
 import { type PushResult, pushToShard } from './node-push.ts';
+import { SharedReads } from './pool.ts';
 import type { DomainPorts, LocationRef, WorkspaceChange } from './ports.ts';
-import type { WorkspaceRecord } from './records.ts';
+import type { NodeRecord, WorkspaceRecord } from './records.ts';
 
 /** Re-reads after a push to catch a newer event that raced this one; bounded. */
 const MAX_RACE_CHECKS = 3;
@@ -30,6 +31,8 @@ export type WorkspaceOutcome =
 export async function applyWorkspaceEvent(
   message: WorkspaceMessage,
   ports: DomainPorts,
+  /** The nodes of each shard, read once for the records of a batch. */
+  nodeReads: SharedReads<NodeRecord[]> = new SharedReads(),
 ): Promise<WorkspaceOutcome> {
   const deleted = message.type === 'workspace.deleted';
   const event: WorkspaceChange = {
@@ -44,13 +47,18 @@ export async function applyWorkspaceEvent(
   const written = await workspaces.recordEvent(event, shardId);
   if (written.outcome === 'stale') return { outcome: 'stale', current: written.record };
   if (written.outcome === 'done') return { outcome: 'duplicate' };
-  if (shardId) return converge(written.record, shardId, ports);
+  if (shardId) return converge(written.record, shardId, ports, nodeReads);
   if (deleted) return { outcome: 'deleted_unplaced' };
   // The location may have been registered between our read and our write; its shard.create
   // may then have looked for pending workspaces before ours was written. Look once more.
   const placedOn = await locations.shardOf(event);
   if (placedOn && (await workspaces.place(event.workspaceId, placedOn, event.eventKey))) {
-    return converge({ ...written.record, status: 'active', shardId: placedOn }, placedOn, ports);
+    return converge(
+      { ...written.record, status: 'active', shardId: placedOn },
+      placedOn,
+      ports,
+      nodeReads,
+    );
   }
   return { outcome: 'pending_placement' };
 }
@@ -62,10 +70,11 @@ export async function placePendingWorkspaces(
   ports: DomainPorts,
 ): Promise<number> {
   let placed = 0;
+  const nodeReads = new SharedReads<NodeRecord[]>();
   const { workspaces } = ports.stores;
   for (const workspace of await workspaces.listPendingAt(location)) {
     if (await workspaces.place(workspace.workspaceId, shardId, workspace.lastEventKey)) {
-      await converge({ ...workspace, status: 'active', shardId }, shardId, ports);
+      await converge({ ...workspace, status: 'active', shardId }, shardId, ports, nodeReads);
       placed++;
     }
   }
@@ -77,7 +86,12 @@ export async function placePendingWorkspaces(
  * marks the event pushed, unless a newer event landed meanwhile: then that state is pushed too,
  * so the last push any node sees is the newest state.
  */
-async function converge(record: WorkspaceRecord, shardId: string, ports: DomainPorts) {
+async function converge(
+  record: WorkspaceRecord,
+  shardId: string,
+  ports: DomainPorts,
+  nodeReads: SharedReads<NodeRecord[]>,
+) {
   let current = record;
   let result: PushResult = { succeeded: [], pendingSync: [] };
   for (let check = 0; check < MAX_RACE_CHECKS; check++) {
@@ -89,6 +103,7 @@ async function converge(record: WorkspaceRecord, shardId: string, ports: DomainP
       current.lastEventKey,
     );
     const storeId = current.workspaceId;
+    const nodes = await nodeReads.get(shardId, () => ports.stores.nodes.list(shardId));
     result = await pushToShard(
       shardId,
       remove ? 'store removal' : 'store push',
@@ -97,6 +112,7 @@ async function converge(record: WorkspaceRecord, shardId: string, ports: DomainP
           ? ports.agent.deleteStore(endpoint, storeId)
           : ports.agent.putStore(endpoint, storeId),
       ports,
+      nodes,
     );
     const latest = await ports.stores.workspaces.markPushed(
       current.workspaceId,

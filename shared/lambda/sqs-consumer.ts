@@ -17,12 +17,14 @@ import { retryVisibilitySeconds } from '../domain/retry.ts';
 import { requireEnv } from './env.ts';
 import { logger, MetricUnit, mapStackOnError, metrics } from './observability.ts';
 
-export interface SqsConsumerOptions<M extends Message> {
+export interface SqsConsumerOptions<M extends Message, B = undefined> {
   /** Message types this queue carries; anything else is poison. */
   accept: readonly M['type'][];
   /** Records with the same key run one after another within a batch. */
   keyOf: (message: M) => string;
-  process: (message: M, record: SQSRecord, context: Context) => Promise<void>;
+  /** What the records of one invocation share (reads of the same shard, say): new per batch. */
+  batch?: () => B;
+  process: (message: M, record: SQSRecord, context: Context, batch: B) => Promise<void>;
   sqs?: SQSClient;
   /** Draws the retry jitter; tests pin it. @default Math.random */
   random?: () => number;
@@ -37,7 +39,9 @@ const MAX_KEPT_ATTRIBUTES = 8;
  * failure set the record's visibility timeout along the retry ladder (capped exponential
  * backoff with full jitter, by receive count) before reporting it in `batchItemFailures`. Valid records in the same batch are never affected by a bad one.
  */
-export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions<M>) {
+export function createSqsConsumer<M extends Message, B = undefined>(
+  options: SqsConsumerOptions<M, B>,
+) {
   const sqs = options.sqs ?? new SQSClient({});
   const dlqUrl = requireEnv(ENV.dlqUrl);
   const sourceQueueUrl = requireEnv(ENV.sourceQueueUrl);
@@ -110,13 +114,13 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
     }
   }
 
-  async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
+  async function handleRecord(record: SQSRecord, context: Context, batch: B): Promise<void> {
     const parsed = parseMessage<M>(record.body, options.accept);
     if (!parsed.ok) return sendToDlq(record, parsed.reason);
     const message = parsed.message;
     await serializer.run(options.keyOf(message), async () => {
       try {
-        await options.process(message, record, context);
+        await options.process(message, record, context, batch);
         metrics.addMetric('RecordsProcessed', MetricUnit.Count, 1);
       } catch (error) {
         if (isPermanent(error)) return sendToDlq(record, errorMessage(error));
@@ -126,18 +130,18 @@ export function createSqsConsumer<M extends Message>(options: SqsConsumerOptions
     });
   }
 
-  const handler = middy(
-    async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-      processPartialResponse(
-        event,
-        (record: SQSRecord) => handleRecord(record, context),
-        processor,
-        {
-          context,
-          throwOnFullBatchFailure: false,
-        },
-      ),
-  )
+  const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const batch = options.batch?.() as B;
+    return processPartialResponse(
+      event,
+      (record: SQSRecord) => handleRecord(record, context, batch),
+      processor,
+      {
+        context,
+        throwOnFullBatchFailure: false,
+      },
+    );
+  })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(mapStackOnError());

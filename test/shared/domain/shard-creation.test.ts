@@ -1,10 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PermanentError, TransientError } from '../../../shared/domain/errors.ts';
+import { SharedReads } from '../../../shared/domain/pool.ts';
 import type { ClaimResult, DomainPorts, Stores } from '../../../shared/domain/ports.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
 import {
   createShardForLocation,
   RegistrationInProgressError,
+  type ShardLookups,
 } from '../../../shared/domain/shard-creation.ts';
 
 const location = { businessId: 'biz-1', locationId: 'loc-1', businessType: 'restaurant' };
@@ -111,7 +113,7 @@ describe('createShardForLocation', () => {
 
   it('looks a shard up and records its topology once for the locations of a batch', async () => {
     const p = ports();
-    const lookups = new Map();
+    const lookups: ShardLookups = new SharedReads();
     const second = { ...location, locationId: 'loc-2' };
     const results = await Promise.all([
       createShardForLocation(location, 'msg-1', p.ports, lookups),
@@ -134,7 +136,7 @@ describe('createShardForLocation', () => {
   it('lets the next location of the batch look a shard up again after a failed lookup', async () => {
     const p = ports();
     p.citrus.getShard.mockRejectedValueOnce(new TransientError('Citrus answered 503'));
-    const lookups = new Map();
+    const lookups: ShardLookups = new SharedReads();
     await expect(createShardForLocation(location, 'msg-1', p.ports, lookups)).rejects.toThrow(
       'Citrus answered 503',
     );

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DynamoDbEmulator, startDynamoDbEmulator } from '../../../local/emulators/index.ts';
 import type { WorkspaceMessage } from '../../../shared/contracts/messages.ts';
+import { SharedReads } from '../../../shared/domain/pool.ts';
 import type { DomainPorts, NodeOutcome } from '../../../shared/domain/ports.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
 import {
@@ -122,6 +123,24 @@ describe('workspace lifecycle', () => {
     const tombstone = await w.state.workspaces.get('ws-1');
     expect(tombstone?.status).toBe('deleted');
     expect(tombstone?.expiresAt).toBeGreaterThan(Date.now() / 1000 + 29 * 24 * 3600);
+  });
+
+  it('reads the nodes of a shard once for the workspaces of a batch', async () => {
+    const w = await world();
+    const reads = vi.spyOn(w.state.nodes, 'list');
+    const batch = new SharedReads<NodeRecord[]>();
+    const outcomes = await Promise.all(
+      ['ws-1', 'ws-2', 'ws-3'].map((id) =>
+        applyWorkspaceEvent(event('workspace.created', id, 1), w.ports, batch),
+      ),
+    );
+    expect(outcomes.map((o) => o.outcome)).toEqual(['monitored', 'monitored', 'monitored']);
+    expect(reads).toHaveBeenCalledOnce();
+    expect([...w.stores.values()].every((s) => s.size === 3)).toBe(true);
+    // Without a batch, each event reads them.
+    await applyWorkspaceEvent(event('workspace.deleted', 'ws-1', 2), w.ports);
+    await applyWorkspaceEvent(event('workspace.deleted', 'ws-2', 2), w.ports);
+    expect(reads).toHaveBeenCalledTimes(3);
   });
 
   it('ignores a create older than a recorded delete: no resurrection', async () => {

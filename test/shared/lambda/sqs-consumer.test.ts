@@ -10,7 +10,8 @@ import { consumerTestEnv } from '../../support/consumer-env.ts';
 const sqs = mockClient(SQSClient);
 const DLQ = 'https://sqs.us-east-1.amazonaws.com/1/shard-creation-dlq';
 const SOURCE = 'https://sqs.us-east-1.amazonaws.com/1/shard-creation';
-const work = vi.fn<(message: ShardCreateMessage) => Promise<void>>();
+const work = vi.fn<(message: ShardCreateMessage, batch: { invocation: number }) => Promise<void>>();
+let invocations = 0;
 /** The retry jitter draw the consumer sees. */
 let draw = 0.5;
 let handler: (
@@ -62,10 +63,11 @@ const context = {
 beforeAll(async () => {
   Object.assign(process.env, consumerTestEnv('shard-creation'));
   const { createSqsConsumer } = await import('../../../shared/lambda/sqs-consumer.ts');
-  handler = createSqsConsumer<ShardCreateMessage>({
+  handler = createSqsConsumer<ShardCreateMessage, { invocation: number }>({
     accept: ['shard.create'],
     keyOf: (m) => m.data.businessId,
-    process: (m) => work(m),
+    batch: () => ({ invocation: ++invocations }),
+    process: (m, _record, _context, batch) => work(m, batch),
     sqs: new SQSClient({ region: 'us-east-1' }),
     random: () => draw,
   }) as unknown as typeof handler;
@@ -97,6 +99,17 @@ describe('createSqsConsumer (SQS mocked)', () => {
     });
     expect(Date.parse(sent?.MessageAttributes?.failedAt?.StringValue ?? '')).not.toBeNaN();
     expect(work).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives the records of one invocation one batch scope, and each invocation its own', async () => {
+    const scopes = () => work.mock.calls.map(([, batch]) => batch);
+    await handler({ Records: ['b1', 'b2', 'b3'].map((b) => record(b, body(b))) }, context);
+    const [first] = scopes();
+    expect(scopes()).toHaveLength(3);
+    expect(scopes().every((scope) => scope === first)).toBe(true);
+    await handler({ Records: [record('b4', body('b4'))] }, context);
+    expect(scopes()[3]).not.toBe(first);
+    expect(scopes()[3]?.invocation).toBe((first?.invocation ?? 0) + 1);
   });
 
   it('never acknowledges poison it could not park in the DLQ (nothing is lost)', async () => {
