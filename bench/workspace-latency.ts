@@ -39,11 +39,13 @@ const BURST_SHARD_CREATES = 60;
  * Bursts sent before the measured patterns, their p95 kept in the result (`burstWarmUp`). The
  * burst starts every sandbox both mappings allow (10 + 5 here), and a sandbox that has served a
  * few invocations is still mostly V8 compiling its bundle: on this machine the burst's p95 is
- * 5.4-5.8 s on fresh sandboxes and about 3 s from the third burst on (the cold starts and
- * compilation of 15 isolates sharing 2 cores). In Lambda each sandbox serves thousands of
- * invocations, on hardware of its own.
+ * 4-6 s on fresh sandboxes (the cold starts and compilation of 15 isolates sharing 2 cores) and
+ * falls over about a dozen bursts (a run of 20 warm-up bursts: 5.9 s, 2.9, 2.3, ... 1.3, 1.5,
+ * 1.0, 1.4, 1.3, 1.2). In Lambda each sandbox serves thousands of invocations, on hardware of
+ * its own.
  */
-const WARMUP_BURSTS = Number(process.env.BENCH_WARMUP_BURSTS ?? 6);
+const WARMUP_BURSTS = Number(process.env.BENCH_WARMUP_BURSTS ?? 12);
+const MEASURED_BURSTS = 3;
 
 export interface LatencyStats {
   count: number;
@@ -84,6 +86,8 @@ export interface WorkspaceLatencyResult {
   burst: PatternResult;
   /** p95 of each warm-up burst, the first one on fresh sandboxes. */
   burstWarmUp: number[];
+  /** p95 of each measured burst; `burst` is the median one. */
+  burstP95s: number[];
 }
 
 const stats = (values: number[]): LatencyStats => ({
@@ -217,7 +221,11 @@ async function run(): Promise<WorkspaceLatencyResult> {
     const singleGroups = Array.from({ length: SINGLES }, (_, i) => [event(`ws-single-${i}`, i)]);
     const singles = await runPattern(stack, producer, shardOf, singleGroups, SINGLE_GAP_MS);
 
-    const burst = await burstOf(WARMUP_BURSTS);
+    // The measured bursts; the one with the median p95 is reported (the VM's speed moves).
+    const bursts: Array<Awaited<ReturnType<typeof burstOf>>> = [];
+    for (let i = 0; i < MEASURED_BURSTS; i++) bursts.push(await burstOf(WARMUP_BURSTS + i));
+    const p95Of = (b: (typeof bursts)[number]) => percentile(b.latencies, 95);
+    const burst = [...bursts].sort((a, b) => p95Of(a) - p95Of(b))[Math.floor(bursts.length / 2)]!;
 
     const m = stack.topology.mappings.find((x) => x.queueName === 'workspace-lifecycle')!;
     const pattern = (
@@ -264,6 +272,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
         burst,
       ),
       burstWarmUp: warmUp,
+      burstP95s: bursts.map((b) => Math.round(p95Of(b))),
     };
   } finally {
     await stack.stop();
@@ -305,7 +314,7 @@ function format(r: WorkspaceLatencyResult): string {
         p.cpuMs,
       ]),
     ),
-    `burst p95 during the warm-up, first on fresh sandboxes: ${r.burstWarmUp.join(', ')} ms`,
+    `burst p95 during the warm-up, first on fresh sandboxes: ${r.burstWarmUp.join(', ')} ms; measured: ${r.burstP95s.join(', ')} ms (median reported)`,
     `target p95 <= ${r.targetP95Ms} ms (waves): ${verdict} (p95 ${r.waves.latencyMs.p95} ms)`,
     `target p95 <= ${r.burstTargetP95Ms} ms (burst): ${burstVerdict} (p95 ${r.burst.latencyMs.p95} ms)`,
   ].join('\n');
