@@ -132,9 +132,12 @@ async function runPattern(
   const doneAt = await polling;
   const used = process.cpuUsage(cpu);
   await stack.waitForIdle(60_000);
+  const latencies = ids.map((id) => doneAt.get(id)! - sentAt.get(id)!);
+  if (latencies.some((ms) => ms < 0))
+    throw new Error('a workspace was monitored before it was sent: reused ids?');
   return {
     cpuMs: Math.round((used.user + used.system) / 1000),
-    latencies: ids.map((id) => doneAt.get(id)! - sentAt.get(id)!),
+    latencies,
     runtime: diffStats(runtimeStats(stack, 'workspace-lifecycle', 'workspace-lifecycle'), before),
   };
 }
@@ -183,7 +186,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
       concurrency: 64,
     });
     const burstOf = (round: number) => {
-      const tag = round < WARMUP_BURSTS ? `warm${round}` : 'burst';
+      const tag = round < WARMUP_BURSTS ? `warm${round}` : `burst${round - WARMUP_BURSTS}`;
       const events = Array.from({ length: BURST_WORKSPACES }, (_, i) => ({
         ...event(`ws-${tag}-${String(i).padStart(3, '0')}`, i),
         id: `00000000-0000-4000-8000-${String(round * 1000 + i).padStart(12, '0')}`,
