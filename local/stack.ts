@@ -12,6 +12,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { withoutSdkLogger } from '../shared/adapters/sdk.ts';
 import { type Message, parseMessage, QUEUE_OF_TYPE } from '../shared/contracts/messages.ts';
 import { PARAMETERS, physicalName, ssmPrefix } from '../shared/contracts/names.ts';
 import { SigningKeys } from '../shared/contracts/signing.ts';
@@ -286,7 +287,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ssm: ssmEmu,
     } = await startEmulators(opts, env, cleanups);
     const region = LOCAL.region;
-    const sqs = new SQSClient({ region, endpoint: sqsEmu.url, credentials: CREDENTIALS });
+    // The pollers' and the producers' client: as lean as the functions' (shared/adapters/sdk.ts).
+    const sqs = withoutSdkLogger(
+      new SQSClient({
+        region,
+        endpoint: sqsEmu.url,
+        credentials: CREDENTIALS,
+        cacheMiddleware: true,
+      }),
+    );
     const ddb = new DynamoDBClient({ region, endpoint: ddbEmu.url, credentials: CREDENTIALS });
     const ssm = new SSMClient({ region, endpoint: ssmEmu.url, credentials: CREDENTIALS });
     cleanups.push(() => {

@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { convertToAttr, marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { withoutSdkLogger } from '../adapters/sdk.ts';
 import { backoffMs, sleep } from '../domain/retry.ts';
 import { type ItemKey, TABLE_KEY } from './schema.ts';
 
@@ -69,16 +70,11 @@ const RETRYABLE_STATEMENT_ERRORS = new Set<string>([
 ]);
 
 /**
- * A DynamoDB client for the functions. `cacheMiddleware` resolves each command's middleware
- * stack once instead of on every call, and the SDK's logger middleware is left out: it redacts
- * every request and response for a logger that does nothing unless one is configured (we log
- * through Powertools). Together with marshalling here instead of in the DocumentClient: 0.67
- * instead of 0.79-0.99 ms of CPU per UpdateItem against a local server.
+ * A DynamoDB client for the functions: the SDK's handler cache on (each command's middleware
+ * resolved once), its no-op logger off (see withoutSdkLogger).
  */
 export function createDynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
-  const client = new DynamoDBClient({ ...config, cacheMiddleware: true });
-  client.middlewareStack.remove('loggerMiddleware');
-  return client;
+  return withoutSdkLogger(new DynamoDBClient({ ...config, cacheMiddleware: true }));
 }
 
 const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
