@@ -40,6 +40,13 @@ export const median = (values: readonly number[]): number => {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
+/** The middle item by `value` (the upper one of the two middle items for an even count). */
+export function medianBy<T>(items: readonly T[], value: (item: T) => number): T {
+  if (items.length === 0) throw new Error('medianBy of no items');
+  const sorted = [...items].sort((a, b) => value(a) - value(b));
+  return sorted[Math.floor(sorted.length / 2)] as T;
+}
+
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** A comma-separated list of numbers from the environment (e.g. `BENCH_LATENCIES=0,20,50`). */

@@ -5,7 +5,7 @@
 // BENCH_LATENCIES=0,20,50,100 sweeps more of them (for the chart, bench/figures.ts).
 import type { LocalStack } from '../local/stack.ts';
 import { ShardControlProducer } from '../shared/contracts/producer.ts';
-import { type Benchmark, numbersFromEnv, round, table } from './benchmark.ts';
+import { type Benchmark, medianBy, numbersFromEnv, round, table } from './benchmark.ts';
 import {
   diffStats,
   percentile,
@@ -22,8 +22,9 @@ const NODES_PER_SHARD = 3;
  * Rounds of LOCATIONS before the measured ones. A Lambda sandbox serves thousands of
  * invocations; one that has served a few is still mostly V8 compiling its bundle (each sandbox
  * is an isolate of its own, as in Lambda). Measured here, 200 locations a round, 5 sandboxes:
- * 33-47 ms of CPU per message in the first round, falling to 15-19 ms by the 8th and flat
- * after (20 rounds). The first round is the cold figure: `warmUp[0]`.
+ * 32-40 ms of CPU per message in the first round (cold starts included), 12-15 ms by the 8th;
+ * it still falls slowly after (a 25-round run: rounds 17-25 ~9 % below rounds 8-16). The first
+ * round is the cold figure: `warmUp[0]`.
  */
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 8);
 /** Measured rounds; the run reports their median (the VM's speed moves within seconds). */
@@ -133,11 +134,10 @@ async function measure(
   const requestsBefore = fleet.nodes.reduce((n, node) => n + node.requests.length, 0);
   const rounds: ThroughputRound[] = [];
   for (let i = 0; i < MEASURED_ROUNDS; i++) rounds.push(await measureRound(stack, `loc${i}`));
-  const byRate = [...rounds].sort((a, b) => a.messagesPerSecond - b.messagesPerSecond);
   return {
     nodeLatencyMs,
     locations: LOCATIONS,
-    ...byRate[Math.floor(byRate.length / 2)]!,
+    ...medianBy(rounds, (r) => r.messagesPerSecond),
     rounds,
     warmUp,
     runtime: diffStats(runtimeStats(stack, 'shard-creation', 'shard-creation'), before),

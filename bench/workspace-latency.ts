@@ -11,7 +11,7 @@ import type { LocalStack } from '../local/stack.ts';
 import type { WorkspaceEvent } from '../shared/contracts/producer.ts';
 import { ShardControlProducer } from '../shared/contracts/producer.ts';
 import { keys } from '../shared/store/schema.ts';
-import { type Benchmark, table } from './benchmark.ts';
+import { type Benchmark, medianBy, table } from './benchmark.ts';
 import {
   diffStats,
   percentile,
@@ -228,7 +228,7 @@ async function run(): Promise<WorkspaceLatencyResult> {
     const bursts: Array<Awaited<ReturnType<typeof burstOf>>> = [];
     for (let i = 0; i < MEASURED_BURSTS; i++) bursts.push(await burstOf(WARMUP_BURSTS + i));
     const p95Of = (b: (typeof bursts)[number]) => percentile(b.latencies, 95);
-    const burst = [...bursts].sort((a, b) => p95Of(a) - p95Of(b))[Math.floor(bursts.length / 2)]!;
+    const burst = medianBy(bursts, p95Of);
 
     const m = stack.topology.mappings.find((x) => x.queueName === 'workspace-lifecycle')!;
     const pattern = (

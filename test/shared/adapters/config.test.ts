@@ -103,6 +103,27 @@ describe('createConfigSource', () => {
     counted.destroy();
   });
 
+  it('caches no failed read: SSM down, then back, is read again at once', async () => {
+    const flaky = new SSMClient({ endpoint: emulator.url, ...CLIENT_CONFIG, maxAttempts: 1 });
+    let down = true;
+    flaky.middlewareStack.add(
+      (next) => (args) => {
+        if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'ssmOutage' },
+    );
+    const { load } = await stage(required, flaky);
+    await expect(load()).rejects.toThrow(ConfigError);
+    await expect(load()).rejects.toThrow(ConfigError);
+    down = false;
+    expect((await load()).citrus.apiKey.reveal()).toBe('citrus-secret-key');
+    // Down again within the cache lifetime: the configuration read is kept.
+    down = true;
+    expect((await load()).citrus.url).toBe('http://citrus');
+    flaky.destroy();
+  });
+
   it('names a missing required parameter', async () => {
     const { load } = await stage({ 'citrus/url': ['http://citrus', 'String'] });
     await expect(load()).rejects.toThrow(ConfigError);
