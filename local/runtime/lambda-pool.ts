@@ -29,6 +29,18 @@ function compiledWorkerUrl(): URL {
   );
   return compiledWorker;
 }
+/**
+ * The heap Lambda's Node.js bootstrap gives a function of `memorySize` MB: a tenth of it
+ * for the young generation (`--max-semi-space-size` of half that), the rest for the old one.
+ * V8's young generation is three semi-spaces (two plus the new large-object space).
+ */
+function lambdaHeapLimits(memorySize: number) {
+  const semiSpaceMb = Math.floor(Math.floor(memorySize / 10) / 2);
+  return {
+    maxYoungGenerationSizeMb: semiSpaceMb * 3,
+    maxOldGenerationSizeMb: memorySize - Math.floor(memorySize / 10),
+  };
+}
 export const REPO_ROOT = resolve(here, '..', '..');
 
 export interface PoolFunction {
@@ -198,6 +210,8 @@ export class LambdaPool {
       execArgv: this.fn.env.NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [],
       stdout: true,
       stderr: true,
+      // The heap of a Lambda sandbox of this memory size: allocation fails where it would in AWS.
+      resourceLimits: lambdaHeapLimits(this.fn.memorySize),
     };
     // A bundle is plain JavaScript, as in Lambda: its sandbox needs no TypeScript loader, which
     // would cost every cold start a good part of its time. Handler sources (.ts) need one.

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LambdaPool, type PoolFunction } from '../../../local/runtime/lambda-pool.ts';
 
@@ -47,6 +48,27 @@ describe('LambdaPool sandboxes', () => {
       execArgv: ['--enable-source-maps'],
       sourceMapsEnabled: true,
     });
+  });
+
+  it("has the heap Lambda's Node.js bootstrap gives a function of its memory size", async () => {
+    // Lambda starts node with --max-semi-space-size = memory/10/2 and --max-old-space-size =
+    // memory - memory/10 (MB); the same flags on a plain node give the reference limit.
+    const limitWithLambdaFlags = (memorySize: number) => {
+      const young = Math.floor(memorySize / 10);
+      const script = "console.log(require('v8').getHeapStatistics().heap_size_limit / 2 ** 20)";
+      return Number(
+        execFileSync(process.execPath, [
+          `--max-semi-space-size=${Math.floor(young / 2)}`,
+          `--max-old-space-size=${memorySize - young}`,
+          '-e',
+          script,
+        ]),
+      );
+    };
+    for (const memorySize of [128, 512, 1769]) {
+      const result = await flagsIn(poolOf({ exportName: 'heap', memorySize }));
+      expect(result, `${memorySize} MB`).toEqual({ heapLimitMb: limitWithLambdaFlags(memorySize) });
+    }
   });
 
   it('fails an invocation still running when it stops, at once rather than at its timeout', async () => {
