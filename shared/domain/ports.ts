@@ -20,7 +20,7 @@ import type { AbsenceMemory, DeletionOutcome, DriftCounts, HeldDeletion } from '
 export type ClaimResult =
   /** `registeredAs`: Citrus already answered an earlier delivery (see LocationRecord). */
   | { outcome: 'claimed'; registeredAs?: CitrusAssignment }
-  | { outcome: 'assigned'; shardId: string; shardKey: string }
+  | { outcome: 'assigned'; shardId: string; shardKey: string; workspacesWaiting: boolean }
   | { outcome: 'busy' };
 
 export interface ShardTopology {
@@ -58,7 +58,17 @@ export interface LocationStore {
   shardOf(location: LocationRef): Promise<string | undefined>;
   /** Claims a location for registration, so two deliveries of it call Citrus once. */
   claim(location: SchemaSpec, owner: string, leaseMs: number): Promise<ClaimResult>;
-  complete(location: LocationRef, assignment: CitrusAssignment): Promise<void>;
+  /** Records the assignment; says whether a workspace has waited for the location. */
+  complete(
+    location: LocationRef,
+    assignment: CitrusAssignment,
+  ): Promise<{ workspacesWaiting: boolean }>;
+  /**
+   * Notes on the location that a workspace waits for it, and returns its shard if it has one
+   * by now. Either this sees the assignment or `complete` sees the note: one of the two
+   * places the workspace.
+   */
+  awaitPlacement(location: LocationRef): Promise<string | undefined>;
   fail(location: LocationRef, reason: string): Promise<void>;
   release(location: LocationRef, owner: string, registeredAs?: CitrusAssignment): Promise<void>;
 }

@@ -28,6 +28,11 @@ export interface LocationRecord extends Versioned {
    * `active` (then `shardKey`/`shardId` hold it).
    */
   registeredAs?: CitrusAssignment;
+  /**
+   * A workspace of this location was recorded before its assignment (`pending_placement`):
+   * shard creation then looks for such workspaces, and only then.
+   */
+  workspacesWaiting?: boolean;
 }
 
 export interface CitrusAssignment {

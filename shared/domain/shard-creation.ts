@@ -52,12 +52,14 @@ export async function createShardForLocation(
 
   let shardId: string;
   let registered = false;
+  let workspacesWaiting: boolean;
   let nodes: NodeRecord[] | undefined;
   if (claim.outcome === 'assigned') {
     // Business-level idempotency: whatever the message id, a registered location is not
     // registered again, and its schema was recorded before the assignment. The pushes below
     // are repeated (node PUTs are idempotent) in case the earlier delivery died before them.
     shardId = claim.shardId;
+    workspacesWaiting = claim.workspacesWaiting;
   } else {
     // Registered by an earlier delivery that failed later on: Citrus gives a location the same
     // answer every time, so the retry goes straight to the shard.
@@ -72,7 +74,7 @@ export async function createShardForLocation(
       }
       nodes = shard.nodes;
       await resources.putSchema(shard.shardId, schema);
-      await locations.complete(location, assignment);
+      ({ workspacesWaiting } = await locations.complete(location, assignment));
       shardId = shard.shardId;
       registered = true;
     } catch (error) {
@@ -89,7 +91,10 @@ export async function createShardForLocation(
     ports,
     nodes,
   );
-  const workspacesPlaced = await placePendingWorkspaces(location, shardId, ports);
+  // Only a location a workspace noted it waits for has any to place: no query otherwise.
+  const workspacesPlaced = workspacesWaiting
+    ? await placePendingWorkspaces(location, shardId, ports)
+    : 0;
   return { shardId, registered, workspacesPlaced, ...pushed };
 }
 

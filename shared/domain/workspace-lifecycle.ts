@@ -50,8 +50,9 @@ export async function applyWorkspaceEvent(
   if (shardId) return converge(written.record, shardId, ports, nodeReads);
   if (deleted) return { outcome: 'deleted_unplaced' };
   // The location may have been registered between our read and our write; its shard.create
-  // may then have looked for pending workspaces before ours was written. Look once more.
-  const placedOn = await locations.shardOf(event);
+  // then did not see ours. The note tells a later one to look; a shard returned means it is
+  // there already.
+  const placedOn = await locations.awaitPlacement(event);
   if (placedOn && (await workspaces.place(event.workspaceId, placedOn, event.eventKey))) {
     return converge(
       { ...written.record, status: 'active', shardId: placedOn },

@@ -15,8 +15,10 @@ export class Locations implements LocationStore {
 
   constructor(private readonly table: Table) {}
 
-  get(location: LocationRef) {
-    return this.table.get<LocationRecord>(keyOf(location));
+  /** The location, if a shard.create has recorded it (not just a workspace's note). */
+  async get(location: LocationRef) {
+    const record = await this.table.get<LocationRecord>(keyOf(location));
+    return record?.status ? record : undefined;
   }
 
   /**
@@ -54,8 +56,9 @@ export class Locations implements LocationStore {
         claimedBy: owner,
         claimUntil: new Date(now.getTime() + leaseMs).toISOString(),
       },
+      // No status yet: no location, or only a workspace's note that it waits for one.
       condition:
-        'attribute_not_exists(pk) OR (#status <> :active AND (attribute_not_exists(#claimUntil) OR #claimUntil < :at OR #claimedBy = :owner))',
+        'attribute_not_exists(#status) OR (#status <> :active AND (attribute_not_exists(#claimUntil) OR #claimUntil < :at OR #claimedBy = :owner))',
       values: { ':active': 'active', ':at': now.toISOString(), ':owner': owner },
     });
     if (result.written) {
@@ -64,17 +67,38 @@ export class Locations implements LocationStore {
     }
     const current = result.current;
     if (current?.status === 'active' && current.shardId && current.shardKey) {
-      return { outcome: 'assigned', shardId: current.shardId, shardKey: current.shardKey };
+      return {
+        outcome: 'assigned',
+        shardId: current.shardId,
+        shardKey: current.shardKey,
+        workspacesWaiting: current.workspacesWaiting === true,
+      };
     }
     return { outcome: 'busy' };
   }
 
-  /** Records the assignment last: once it is there, a redelivery skips Citrus. */
+  /**
+   * Records the assignment last: once it is there, a redelivery skips Citrus. The item as
+   * written tells whether a workspace noted that it waits (`awaitPlacement`).
+   */
   async complete(location: LocationRef, assignment: CitrusAssignment) {
-    await this.table.update(keyOf(location), {
+    const result = await this.table.write<LocationRecord>(keyOf(location), {
       set: { status: 'active', shardId: assignment.shardId, shardKey: assignment.shardKey },
       remove: ['claimedBy', 'claimUntil', 'lastError', 'registeredAs'],
     });
+    return { workspacesWaiting: result.written && result.item.workspacesWaiting === true };
+  }
+
+  /**
+   * Notes that a workspace waits for this location (creating a bare item, without status, if
+   * no shard.create has come yet) and returns the shard it has by now. One atomic update of the
+   * item `complete` writes: whichever of the two comes second sees the other.
+   */
+  async awaitPlacement(location: LocationRef) {
+    const result = await this.table.write<LocationRecord>(keyOf(location), {
+      set: { workspacesWaiting: true },
+    });
+    return result.written && result.item.status === 'active' ? result.item.shardId : undefined;
   }
 
   async fail(location: LocationRef, reason: string) {

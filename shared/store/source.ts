@@ -203,10 +203,12 @@ export class SourceStateReader implements SourceSyncStateReader {
   constructor(private readonly table: Table) {}
 
   async knownLocations(refs: readonly LocationRef[]) {
-    const items = await this.#batchGet<{ businessId: string; locationId: string }>(
+    const items = await this.#batchGet<{ businessId: string; locationId: string; status?: string }>(
       refs.map((ref) => keys.location(ref.businessId, ref.locationId)),
     );
-    return new Set(items.map(locationKey));
+    // An item without status is only a workspace's note that it waits for the location: the
+    // location's shard.create never came.
+    return new Set(items.filter((item) => item.status).map(locationKey));
   }
 
   async getWorkspaces(ids: readonly string[]) {

@@ -33,12 +33,14 @@ function node(nodeId: string, status: NodeRecord['status']): NodeRecord {
 
 type Claim = ClaimResult;
 
-function ports(overrides: { claim?: Claim; nodes?: NodeRecord[]; failing?: string[] } = {}) {
+function ports(
+  overrides: { claim?: Claim; nodes?: NodeRecord[]; failing?: string[]; waiting?: boolean } = {},
+) {
   const state = {
     claimLocation: vi.fn(async (): Promise<Claim> => overrides.claim ?? { outcome: 'claimed' }),
     recordTopology: vi.fn(async () => ({ shardCreated: true })),
     putSchemaResource: vi.fn(async () => undefined),
-    completeLocation: vi.fn(async () => undefined),
+    completeLocation: vi.fn(async () => ({ workspacesWaiting: overrides.waiting ?? false })),
     failLocation: vi.fn(async () => undefined),
     releaseLocation: vi.fn(async () => undefined),
     listNodes: vi.fn(async () => overrides.nodes ?? [node('n1', 'active'), node('n2', 'active')]),
@@ -108,7 +110,21 @@ describe('createShardForLocation', () => {
     });
     expect(p.nodes.putSchema).toHaveBeenCalledTimes(2);
     expect(p.nodes.putSchema).toHaveBeenCalledWith('http://n1', location);
-    expect(p.state.listPendingWorkspaces).toHaveBeenCalledWith(location);
+    // No workspace noted that it waits for the location: no query for any.
+    expect(p.state.listPendingWorkspaces).not.toHaveBeenCalled();
+  });
+
+  it('looks for waiting workspaces when one noted it waits, whether registered now or before', async () => {
+    const registeredNow = ports({ waiting: true });
+    await createShardForLocation(location, 'msg-1', registeredNow.ports);
+    expect(registeredNow.state.listPendingWorkspaces).toHaveBeenCalledWith(location);
+    const assigned = { outcome: 'assigned', shardId: 'shard-001', shardKey: 'key-1' } as const;
+    const before = ports({ claim: { ...assigned, workspacesWaiting: true } });
+    await createShardForLocation(location, 'msg-2', before.ports);
+    expect(before.state.listPendingWorkspaces).toHaveBeenCalledWith(location);
+    const nobody = ports({ claim: { ...assigned, workspacesWaiting: false } });
+    await createShardForLocation(location, 'msg-3', nobody.ports);
+    expect(nobody.state.listPendingWorkspaces).not.toHaveBeenCalled();
   });
 
   it('looks a shard up and records its topology once for the locations of a batch', async () => {
@@ -152,7 +168,14 @@ describe('createShardForLocation', () => {
   });
 
   it('does not call Citrus for a location that already has an assignment, but still pushes', async () => {
-    const p = ports({ claim: { outcome: 'assigned', shardId: 'shard-001', shardKey: 'key-1' } });
+    const p = ports({
+      claim: {
+        outcome: 'assigned',
+        shardId: 'shard-001',
+        shardKey: 'key-1',
+        workspacesWaiting: false,
+      },
+    });
     const result = await createShardForLocation(location, 'msg-2', p.ports);
     expect(result.registered).toBe(false);
     expect(p.citrus.register).not.toHaveBeenCalled();

@@ -5,6 +5,7 @@ import type { WorkspaceMessage } from '../../../shared/contracts/messages.ts';
 import { SharedReads } from '../../../shared/domain/pool.ts';
 import type { DomainPorts, NodeOutcome } from '../../../shared/domain/ports.ts';
 import type { NodeRecord } from '../../../shared/domain/records.ts';
+import { createShardForLocation } from '../../../shared/domain/shard-creation.ts';
 import {
   applyWorkspaceEvent,
   eventKeyOf,
@@ -205,6 +206,61 @@ describe('workspace lifecycle', () => {
       await w.state.workspaces.listPendingAt({ businessId: 'biz-1', locationId: 'loc-new' }),
     ).toHaveLength(0);
   });
+
+  it("places a workspace that races its location's shard.create, whatever the interleaving, without a sweep", async () => {
+    const newLocation = { businessId: 'biz-1', locationId: 'loc-new', businessType: 'retail' };
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.boolean(), async (s, duplicate) => {
+        const w = await world();
+        // Every call to the location and workspace stores waits for the scheduler: it decides
+        // how the two deliveries' reads and writes interleave.
+        const scheduled = <T extends object>(store: T, name: string): T =>
+          new Proxy(store, {
+            get(target, method, receiver) {
+              const real = Reflect.get(target, method, receiver);
+              if (typeof real !== 'function') return real;
+              return async (...args: unknown[]) => {
+                await s.schedule(Promise.resolve(), `${name}.${String(method)}`);
+                return real.apply(target, args);
+              };
+            },
+          });
+        const citrus = {
+          register: async () => ({ shardKey: 'k', shardId: SHARD }),
+          getShard: async () => ({
+            shardId: SHARD,
+            role: 'database',
+            nodes: NODES.map((n) => ({ nodeId: n, endpoint: n })),
+          }),
+        };
+        const ports = {
+          ...w.ports,
+          citrus,
+          stores: {
+            ...w.state,
+            locations: scheduled(w.state.locations, 'locations'),
+            workspaces: scheduled(w.state.workspaces, 'workspaces'),
+          },
+        } as unknown as DomainPorts;
+        const created = event('workspace.created', 'ws-race', 1, 'loc-new');
+        const deliveries = [
+          createShardForLocation(newLocation, 'msg-shard', ports),
+          applyWorkspaceEvent(created, ports),
+          ...(duplicate ? [applyWorkspaceEvent(created, ports)] : []),
+        ];
+        await s.waitFor(Promise.allSettled(deliveries));
+        await Promise.all(deliveries);
+        expect(await w.state.workspaces.get('ws-race')).toMatchObject({
+          status: 'active',
+          shardId: SHARD,
+        });
+        for (const [nodeId, stores] of w.stores) {
+          expect(stores.has('ws-race'), `store on ${nodeId}`).toBe(true);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
 
   it('never places a workspace deleted while it waited', async () => {
     const w = await world();

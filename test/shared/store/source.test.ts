@@ -141,6 +141,8 @@ describe('SourceStateReader', () => {
         60_000,
       );
     }
+    // A workspace waiting for a location is not the location: its shard.create never came.
+    await stores.locations.awaitPlacement({ businessId: 'biz-1', locationId: 'loc-1' });
     const refs = Array.from({ length: 150 }, (_, i) => ({
       businessId: 'biz-1',
       locationId: `loc-${i}`,
