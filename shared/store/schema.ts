@@ -58,6 +58,10 @@ const SOURCE = 'SOURCE';
 const HELD = 'HELD#';
 
 export const keys = {
+  /**
+   * A location once its shard.create claims it (`status` set); before that, possibly a bare
+   * item holding only `workspacesWaiting`, left by a workspace that waits for it.
+   */
   location: (businessId: string, locationId: string): ItemKey => ({
     pk: `LOC#${businessId}#${locationId}`,
     sk: 'META',
