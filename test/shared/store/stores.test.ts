@@ -165,17 +165,16 @@ describeEachDynamoTarget((target) => {
   });
 
   it('notes a waiting workspace: before the location exists, while it registers, or after', async () => {
-    const ref = { businessId: 'biz-1', locationId: 'loc-1' };
     const assignment = { shardId: 'shard-001', shardKey: 'key-1' };
     // Before any shard.create: a bare note, which is not a location to anyone who reads one.
-    await expect(repo.locations.awaitPlacement(ref)).resolves.toBeUndefined();
-    await expect(repo.locations.get(ref)).resolves.toBeUndefined();
-    await expect(repo.locations.shardOf(ref)).resolves.toBeUndefined();
+    await expect(repo.locations.awaitPlacement(location)).resolves.toBeUndefined();
+    await expect(repo.locations.get(location)).resolves.toBeUndefined();
+    await expect(repo.locations.shardOf(location)).resolves.toBeUndefined();
     // The note does not keep the location from being claimed; completing it finds the note.
     await expect(repo.locations.claim(location, 'm1', 60_000)).resolves.toEqual({
       outcome: 'claimed',
     });
-    await expect(repo.locations.complete(ref, assignment)).resolves.toEqual({
+    await expect(repo.locations.complete(location, assignment)).resolves.toEqual({
       workspacesWaiting: true,
     });
     await expect(repo.locations.claim(location, 'm2', 60_000)).resolves.toMatchObject({
@@ -183,18 +182,17 @@ describeEachDynamoTarget((target) => {
       workspacesWaiting: true,
     });
     // A note after the assignment gets the shard at once.
-    await expect(repo.locations.awaitPlacement(ref)).resolves.toBe('shard-001');
-    expect(await repo.locations.get(ref)).toMatchObject({
+    await expect(repo.locations.awaitPlacement(location)).resolves.toBe('shard-001');
+    expect(await repo.locations.get(location)).toMatchObject({
       status: 'active',
       businessType: 'restaurant',
     });
   });
 
   it('completes a location nobody waits for without looking for workspaces', async () => {
-    const ref = { businessId: 'biz-1', locationId: 'loc-1' };
     await repo.locations.claim(location, 'm1', 60_000);
     await expect(
-      repo.locations.complete(ref, { shardId: 'shard-001', shardKey: 'key-1' }),
+      repo.locations.complete(location, { shardId: 'shard-001', shardKey: 'key-1' }),
     ).resolves.toEqual({ workspacesWaiting: false });
   });
 
